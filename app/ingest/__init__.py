@@ -1,0 +1,1 @@
+"""Turning incoming text into chunks ready to embed."""

@@ -1,0 +1,40 @@
+"""create_app(settings): builds the services in the lifespan and mounts the routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import collections, documents, embeddings, health, search
+from app.api.body_limit import BodyLimitMiddleware
+from app.config import Settings
+from app.errors import install_error_handlers
+from app.services import Services
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.start()
+        try:
+            yield
+        finally:
+            services.stop()
+
+    app = FastAPI(
+        title="semsearch",
+        version=__version__,
+        description="Semantic search over your own documents: encoder embeddings in FAISS, "
+        "documents durable in SQLite.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for module in (health, collections, documents, search, embeddings):
+        app.include_router(module.router)
+    return app

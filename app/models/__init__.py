@@ -1,0 +1,1 @@
+"""The language models the service serves."""

@@ -1,0 +1,87 @@
+"""The running service's parts: encoder and collections, loaded in the background."""
+
+import logging
+import threading
+
+from app.config import Settings
+from app.errors import NotReady
+from app.models.encoder import Encoder
+from app.store.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """Loads the encoder and opens every collection off the event loop; `/ready` reports when
+    that is done. A background thread snapshots changed FAISS indexes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._encoder: Encoder | None = None
+        self._catalog: Catalog | None = None
+        self.load_error: str | None = None
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        loader = threading.Thread(target=self._load, name="semsearch-load", daemon=True)
+        loader.start()
+        self._threads.append(loader)
+
+    def _load(self) -> None:
+        try:
+            s = self.settings
+            encoder = Encoder(s.encoder, s.encoder_device, s.encode_batch_size)
+            catalog = Catalog(s.data_dir, encoder)
+            catalog.open_all()
+        except Exception as exc:
+            log.exception("start-up failed")
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            return
+        self._encoder, self._catalog = encoder, catalog
+        self._ready.set()
+        log.info("ready: encoder %s, %d collections", encoder.name, len(catalog.names()))
+        snapshotter = threading.Thread(
+            target=self._snapshot_loop, name="semsearch-snapshot", daemon=True
+        )
+        snapshotter.start()
+        self._threads.append(snapshotter)
+
+    def _snapshot_loop(self) -> None:
+        while not self._stop.wait(self.settings.snapshot_interval_s):
+            if self._catalog is not None:
+                self._catalog.snapshot_all()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self._catalog is not None:
+            self._catalog.close()
+
+    # -- access --------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def _require_ready(self) -> None:
+        if not self._ready.is_set():
+            reason = f"start-up failed: {self.load_error}" if self.load_error else "still loading"
+            raise NotReady(f"the service is not ready ({reason})", headers={"Retry-After": "1"})
+
+    @property
+    def encoder(self) -> Encoder:
+        self._require_ready()
+        assert self._encoder is not None
+        return self._encoder
+
+    @property
+    def catalog(self) -> Catalog:
+        self._require_ready()
+        assert self._catalog is not None
+        return self._catalog

@@ -1,0 +1,1 @@
+"""Durable storage: SQLite as the source of truth, FAISS as a searchable snapshot."""

@@ -1,0 +1,112 @@
+"""All collections under the data folder: create, open, list, delete, snapshot."""
+
+import logging
+import re
+import shutil
+import threading
+from pathlib import Path
+
+from app.errors import BadInput, Conflict, NotFound
+from app.models.encoder import Encoder
+from app.store.collection import DOCSTORE_FILE, Collection, CollectionConfig
+from app.store.vectors import INDEX_TYPES
+
+log = logging.getLogger(__name__)
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def validate_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise BadInput(
+            f"name: {name!r} is not a valid collection name; "
+            "use 1-64 characters of A-Z, a-z, 0-9, _ and -"
+        )
+    return name
+
+
+class Catalog:
+    """The open collections, keyed by name. One folder per collection under data_dir."""
+
+    def __init__(self, data_dir: Path, encoder: Encoder) -> None:
+        self.data_dir = data_dir
+        self.encoder = encoder
+        self._collections: dict[str, Collection] = {}
+        self._lock = threading.RLock()
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+    def open_all(self) -> None:
+        for folder in sorted(self.data_dir.iterdir()):
+            if (
+                folder.is_dir()
+                and NAME_PATTERN.fullmatch(folder.name)
+                and (folder / DOCSTORE_FILE).exists()
+            ):
+                self._collections[folder.name] = Collection.open(folder, self.encoder)
+                log.info("opened collection %s", folder.name)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._collections)
+
+    def get(self, name: str) -> Collection:
+        validate_name(name)
+        with self._lock:
+            collection = self._collections.get(name)
+        if collection is None:
+            raise NotFound(f"collection {name!r} does not exist")
+        return collection
+
+    def create(
+        self, name: str, model: str | None = None, index: str | None = None, language: str = "en"
+    ) -> Collection:
+        validate_name(name)
+        if model is not None and model != self.encoder.name:
+            raise BadInput(
+                f"model: {model!r} is not served; this service embeds with {self.encoder.name!r}"
+            )
+        index = index or "flat"
+        if index not in INDEX_TYPES:
+            raise BadInput(
+                f"index: {index!r} is not supported; choose one of {', '.join(INDEX_TYPES)}"
+            )
+        with self._lock:
+            if name in self._collections or (self.data_dir / name).exists():
+                raise Conflict(f"collection {name!r} already exists")
+            info = self.encoder.info
+            config = CollectionConfig(
+                name, info.name, info.dimension, info.normalized, index, language
+            )
+            collection = Collection.create(self.data_dir / name, config, self.encoder)
+            self._collections[name] = collection
+            return collection
+
+    def get_or_create(self, name: str) -> Collection:
+        with self._lock:
+            try:
+                return self.get(name)
+            except NotFound:
+                return self.create(name)
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            collection = self.get(name)
+            del self._collections[name]
+        collection.close()
+        shutil.rmtree(collection.folder, ignore_errors=True)
+
+    def snapshot_all(self) -> None:
+        with self._lock:
+            collections = list(self._collections.values())
+        for collection in collections:
+            try:
+                collection.snapshot()
+            except Exception:
+                log.exception("snapshot of collection %s failed", collection.config.name)
+
+    def close(self) -> None:
+        self.snapshot_all()
+        with self._lock:
+            for collection in self._collections.values():
+                collection.close()
+            self._collections.clear()

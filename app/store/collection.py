@@ -1,0 +1,292 @@
+"""One collection: ingest, search, get, page and delete over a DocStore and a VectorIndex."""
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import BadInput, Conflict
+from app.ingest.chunking import chunk_by_tokens
+from app.models.encoder import Encoder, EncoderInfo
+from app.store.docstore import ChunkRow, DocStore, DocumentRow, StoredDocument
+from app.store.vectors import DamagedSnapshot, VectorIndex
+
+log = logging.getLogger(__name__)
+
+DOCSTORE_FILE = "docstore.sqlite"
+SNAPSHOT_FILE = "vectors.faiss"
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    text: str
+    id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    text: str
+    metadata: dict[str, Any]
+    chunk_index: int
+    chunk_text: str
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """What a collection records at creation and checks on every open."""
+
+    name: str
+    model: str
+    dimension: int
+    normalized: bool
+    index: str
+    language: str = "en"
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "dimension": self.dimension,
+            "normalized": self.normalized,
+            "index": self.index,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> "CollectionConfig":
+        return cls(
+            meta["name"],
+            meta["model"],
+            int(meta["dimension"]),
+            bool(meta["normalized"]),
+            meta["index"],
+            meta.get("language", "en"),
+        )
+
+
+class Collection:
+    """Documents of one collection. SQLite commits first; the FAISS index follows in memory
+    and is snapshotted to disk from time to time, recovering from SQLite on open."""
+
+    def __init__(self, folder: Path, config: CollectionConfig, encoder: Encoder) -> None:
+        self.folder = folder
+        self.config = config
+        self.encoder = encoder
+        self.docstore = DocStore(folder / DOCSTORE_FILE, config.dimension)
+        self._write_lock = threading.Lock()
+        self.vectors = self._open_vectors()
+        self._snapshot_lock = threading.Lock()
+        self.snapshot_seq = self.vectors.seq
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, folder: Path, config: CollectionConfig, encoder: Encoder) -> "Collection":
+        folder.mkdir(parents=True, exist_ok=False)
+        store = DocStore(folder / DOCSTORE_FILE, config.dimension)
+        store.set_meta(config.to_meta())
+        store.close()
+        return cls(folder, config, encoder)
+
+    @classmethod
+    def open(cls, folder: Path, encoder: Encoder) -> "Collection":
+        store = DocStore(folder / DOCSTORE_FILE, 0)
+        try:
+            config = CollectionConfig.from_meta(store.get_meta())
+        finally:
+            store.close()
+        return cls(folder, config, encoder)
+
+    def _open_vectors(self) -> VectorIndex:
+        """Load the snapshot and bring it forward from SQLite; rebuild if missing or damaged."""
+        path = self.folder / SNAPSHOT_FILE
+        dim, kind = self.config.dimension, self.config.index
+        vectors: VectorIndex | None = None
+        if path.exists():
+            try:
+                vectors = VectorIndex.load(path, dim, kind)
+            except (DamagedSnapshot, OSError) as exc:
+                log.warning(
+                    "collection %s: snapshot unusable (%s); rebuilding", self.config.name, exc
+                )
+        if vectors is None or vectors.seq > self.docstore.last_seq():
+            vectors = VectorIndex(dim, kind)
+        since = vectors.seq
+        removed = self.docstore.tombstones_since(since)
+        vectors.apply(since, np.zeros(0, np.int64), np.zeros((0, dim), np.float32), removed)
+        for ids, batch in self.docstore.vectors_since(since):
+            vectors.apply(since, ids, batch, np.zeros(0, np.int64))
+        vectors.seq = self.docstore.last_seq()
+        _, chunks = self.docstore.count()
+        if vectors.ntotal != chunks:
+            log.warning(
+                "collection %s: index holds %d vectors for %d chunks; rebuilding",
+                self.config.name,
+                vectors.ntotal,
+                chunks,
+            )
+            vectors = VectorIndex(dim, kind)
+            for ids, batch in self.docstore.vectors_since(0):
+                vectors.apply(0, ids, batch, np.zeros(0, np.int64))
+            vectors.seq = self.docstore.last_seq()
+        return vectors
+
+    def snapshot(self) -> bool:
+        """Save the index if it changed since the last snapshot; True if it wrote one."""
+        with self._snapshot_lock:
+            if self.vectors.seq == self.snapshot_seq and (self.folder / SNAPSHOT_FILE).exists():
+                return False
+            seq = self.vectors.save(self.folder / SNAPSHOT_FILE)
+            self.docstore.prune_tombstones(seq)
+            self.snapshot_seq = seq
+            return True
+
+    def close(self) -> None:
+        self.docstore.close()
+
+    # -- checks --------------------------------------------------------------------------------
+    @property
+    def encoder_mismatch(self) -> str | None:
+        """Why this collection cannot be used with the loaded encoder, or None."""
+        mine = EncoderInfo(self.config.model, self.config.dimension, self.config.normalized)
+        if mine == self.encoder.info:
+            return None
+        return (
+            f"collection {self.config.name!r} was built with encoder {mine.name!r} "
+            f"(dimension {mine.dimension}); the service runs {self.encoder.name!r} "
+            f"(dimension {self.encoder.dimension})"
+        )
+
+    def _require_encoder(self) -> None:
+        reason = self.encoder_mismatch
+        if reason:
+            raise Conflict(reason)
+
+    # -- writes --------------------------------------------------------------------------------
+    def chunk_limits(self, chunk_tokens: int, overlap: int) -> tuple[int, int]:
+        window = max(8, self.encoder.max_seq_length - 2)
+        size = min(chunk_tokens, window) if chunk_tokens > 0 else window
+        return size, min(overlap, size // 2)
+
+    def upsert(
+        self, documents: list[NewDocument], chunk_tokens: int = 0, overlap: int = 32
+    ) -> list[str]:
+        """Chunk, embed and store documents; an existing id is replaced. Durable on return."""
+        self._require_encoder()
+        ids = [d.id or uuid.uuid4().hex for d in documents]
+        size, overlap = self.chunk_limits(chunk_tokens, overlap)
+        offsets = self.encoder.token_offsets([d.text for d in documents])
+        chunked = [
+            chunk_by_tokens(d.text, spans, size, overlap)
+            for d, spans in zip(documents, offsets, strict=True)
+        ]
+        texts = [c.text for chunks in chunked for c in chunks]
+        vectors = self.encoder.encode(texts)
+        rows: list[DocumentRow] = []
+        at = 0
+        for doc_id, doc, chunks in zip(ids, documents, chunked, strict=True):
+            rows.append(
+                DocumentRow(
+                    doc_id,
+                    doc.text,
+                    doc.metadata,
+                    [
+                        ChunkRow(c.index, c.start, c.end, vectors[at + i])
+                        for i, c in enumerate(chunks)
+                    ],
+                )
+            )
+            at += len(chunks)
+        self._write(rows, [])
+        return ids
+
+    def delete(self, doc_ids: list[str]) -> int:
+        """Delete documents by id; returns how many existed."""
+        return self._write([], doc_ids)
+
+    def _write(self, rows: list[DocumentRow], deletes: list[str]) -> int:
+        # One writer at a time per collection, so the index applies writes in sequence order.
+        with self._write_lock:
+            result, deleted = self.docstore.write(rows, deletes)
+            self.vectors.apply(
+                result.seq, result.added_ids, result.added_vectors, result.removed_ids
+            )
+        return deleted
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get(self, doc_id: str) -> StoredDocument | None:
+        return self.docstore.get(doc_id)
+
+    def page(self, limit: int, after: int) -> list[StoredDocument]:
+        return self.docstore.page(limit, after)
+
+    def counts(self) -> dict[str, int]:
+        documents, chunks = self.docstore.count()
+        return {"documents": documents, "chunks": chunks, "vectors": self.vectors.ntotal}
+
+    def embed_queries(self, queries: list[str]) -> np.ndarray:
+        self._require_encoder()
+        return self.encoder.encode(queries)
+
+    def check_vectors(self, vectors: np.ndarray, field_name: str = "vector") -> None:
+        if vectors.ndim != 2 or vectors.shape[1] != self.config.dimension:
+            got = vectors.shape[-1] if vectors.ndim else 0
+            raise BadInput(
+                f"{field_name}: has {got} dimensions; collection {self.config.name!r} "
+                f"holds {self.config.dimension}-dimensional vectors"
+            )
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        filter_: dict[str, Any] | None = None,
+        min_score: float | None = None,
+    ) -> list[list[Hit]]:
+        """The k best documents for each query vector, each with its best chunk."""
+        self.check_vectors(queries)
+        allowed = self.docstore.chunk_ids_matching(filter_) if filter_ else None
+        available = len(allowed) if allowed is not None else self.vectors.ntotal
+        if available == 0:
+            return [[] for _ in range(len(queries))]
+        return [self._search_one(q[None, :], k, allowed, available, min_score) for q in queries]
+
+    def _search_one(
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        available: int,
+        min_score: float | None,
+    ) -> list[Hit]:
+        fetch = min(available, max(k * 2, k + 8))
+        while True:
+            scores, ids = self.vectors.search(query, fetch, allowed)
+            pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            doc_of = self.docstore.chunk_docs([i for i, _ in pairs])
+            best: dict[int, tuple[int, float]] = {}
+            for chunk_id, score in pairs:
+                doc = doc_of.get(chunk_id)
+                if doc is not None and doc not in best:
+                    best[doc] = (chunk_id, score)
+            if len(best) >= k or fetch >= available or len(pairs) < fetch:
+                break
+            fetch = min(available, fetch * 4)
+        chosen = list(best.values())[:k]
+        if min_score is not None:
+            chosen = [(c, s) for c, s in chosen if s >= min_score]
+        found = self.docstore.chunk_hits([c for c, _ in chosen])
+        hits = []
+        for chunk_id, score in chosen:
+            h = found.get(chunk_id)
+            if h is None:  # deleted between the vector search and the fetch
+                continue
+            d = h.document
+            hits.append(Hit(d.id, score, d.text, d.metadata, h.index, d.text[h.start : h.end]))
+        return hits
