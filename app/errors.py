@@ -55,7 +55,10 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    """`("body", "documents", 0, "text")` -> `documents.0.text`; the first part says where."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 

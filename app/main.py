@@ -10,12 +10,14 @@ from app.api import collections, documents, embeddings, health, search
 from app.api.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.errors import install_error_handlers
+from app.models.encoder import Encoder
 from app.services import Services
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, encoder: Encoder | None = None) -> FastAPI:
+    """The service; `encoder` lets an embedding program share an already loaded model."""
     settings = settings or Settings()
-    services = Services(settings)
+    services = Services(settings, encoder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,8 +15,9 @@ class Services:
     """Loads the encoder and opens every collection off the event loop; `/ready` reports when
     that is done. A background thread snapshots changed FAISS indexes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
+        self._given_encoder = encoder
         self._encoder: Encoder | None = None
         self._catalog: Catalog | None = None
         self.load_error: str | None = None
@@ -33,7 +34,9 @@ class Services:
     def _load(self) -> None:
         try:
             s = self.settings
-            encoder = Encoder(s.encoder, s.encoder_device, s.encode_batch_size)
+            encoder = self._given_encoder or Encoder(
+                s.encoder, s.encoder_device, s.encode_batch_size
+            )
             catalog = Catalog(s.data_dir, encoder)
             catalog.open_all()
         except Exception as exc:

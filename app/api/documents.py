@@ -40,12 +40,14 @@ def page_documents(
     name: str,
     services: ServicesDep,
     limit: Annotated[
-        int, Query(ge=1, description="Page size (at most the limit, default 1000).")
-    ] = 100,
+        int | None, Query(ge=1, description="Page size: default 100, at most the limit (1000).")
+    ] = None,
     after: Annotated[
         str | None, Query(description="Cursor from the previous page's `next`.")
     ] = None,
 ) -> DocumentPage:
+    if limit is None:
+        limit = min(100, services.settings.max_page_size)
     if limit > services.settings.max_page_size:
         raise BadInput(f"limit: {limit} is over the limit of {services.settings.max_page_size}")
     if after is not None and not after.isdigit():

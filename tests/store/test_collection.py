@@ -1,0 +1,135 @@
+"""A collection keeps SQLite and FAISS in step, and recovers its index from SQLite."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from app.errors import Conflict
+from app.models.encoder import Encoder
+from app.store.collection import SNAPSHOT_FILE, Collection, CollectionConfig, NewDocument
+
+TEXTS = [
+    "The cat sat on the mat.",
+    "Stock markets fell sharply on Monday.",
+    "A recipe for tomato soup with basil.",
+    "The football team won the championship.",
+    "Rain is expected across the north tomorrow.",
+]
+
+
+def make(folder: Path, encoder: Encoder, name: str = "c") -> Collection:
+    info = encoder.info
+    config = CollectionConfig(name, info.name, info.dimension, info.normalized, "flat")
+    return Collection.create(folder / name, config, encoder)
+
+
+def top_id(collection: Collection, query: str) -> str:
+    (hits,) = collection.search(collection.embed_queries([query]), 1)
+    return hits[0].id
+
+
+def test_upsert_then_search_finds_the_closest_document(tmp_path: Path, encoder: Encoder) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    assert top_id(c, "kitten") == "d0"
+    assert top_id(c, "weather forecast") == "d4"
+    assert c.counts() == {"documents": 5, "chunks": 5, "vectors": 5}
+
+
+def test_upserting_an_existing_id_replaces_its_text_and_vectors(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    c.upsert([NewDocument("Quantum computers use qubits.", "d0")])
+    assert c.get("d0").text == "Quantum computers use qubits."  # type: ignore[union-attr]
+    assert top_id(c, "qubits") == "d0"
+    assert top_id(c, "kitten") != "d0"
+    assert c.counts() == {"documents": 5, "chunks": 5, "vectors": 5}
+
+
+def test_delete_removes_the_document_and_its_vectors(tmp_path: Path, encoder: Encoder) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    assert c.delete(["d0", "nope"]) == 1
+    assert c.get("d0") is None
+    assert top_id(c, "kitten") != "d0"
+    assert c.counts() == {"documents": 4, "chunks": 4, "vectors": 4}
+
+
+def test_a_long_document_is_one_hit_with_its_best_chunk(tmp_path: Path, encoder: Encoder) -> None:
+    c = make(tmp_path, encoder)
+    long_text = " ".join(["Bread is baked from flour, water and yeast."] * 60)
+    long_text += " The volcano erupted and lava flowed into the sea."
+    c.upsert([NewDocument(long_text, "long"), NewDocument(TEXTS[0], "cat")])
+    assert c.counts()["chunks"] > 2
+    (hits,) = c.search(c.embed_queries(["volcanic eruption"]), 2)
+    assert [h.id for h in hits].count("long") == 1
+    long_hit = next(h for h in hits if h.id == "long")
+    assert "volcano" in long_hit.chunk_text and long_hit.chunk_index > 0
+
+
+def test_reopening_without_a_snapshot_rebuilds_from_sqlite(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    c.close()
+    reopened = Collection.open(tmp_path / "c", encoder)
+    assert reopened.counts() == {"documents": 5, "chunks": 5, "vectors": 5}
+    assert top_id(reopened, "kitten") == "d0"
+
+
+def test_reopening_brings_an_old_snapshot_forward(tmp_path: Path, encoder: Encoder) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS[:3])])
+    assert c.snapshot()
+    c.upsert([NewDocument(TEXTS[3], "d3"), NewDocument(TEXTS[4], "d4")])
+    c.upsert([NewDocument("Quantum computers use qubits.", "d0")])
+    c.delete(["d1"])
+    c.close()
+    reopened = Collection.open(tmp_path / "c", encoder)
+    assert reopened.counts() == {"documents": 4, "chunks": 4, "vectors": 4}
+    assert top_id(reopened, "qubits") == "d0"
+    assert top_id(reopened, "weather forecast") == "d4"
+    (hits,) = reopened.search(reopened.embed_queries(["stock market"]), 10)
+    assert "d1" not in [h.id for h in hits]
+
+
+def test_a_damaged_snapshot_is_rebuilt(tmp_path: Path, encoder: Encoder) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    c.snapshot()
+    c.close()
+    path = tmp_path / "c" / SNAPSHOT_FILE
+    path.write_bytes(path.read_bytes()[:100])
+    reopened = Collection.open(tmp_path / "c", encoder)
+    assert reopened.counts()["vectors"] == 5 and top_id(reopened, "kitten") == "d0"
+
+
+def test_a_collection_built_by_another_encoder_refuses_to_search(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(TEXTS[0], "d0")])
+    c.docstore.set_meta(replace(c.config, model="other-model").to_meta())
+    c.close()
+    reopened = Collection.open(tmp_path / "c", encoder)
+    assert reopened.encoder_mismatch and "other-model" in reopened.encoder_mismatch
+    with pytest.raises(Conflict):
+        reopened.embed_queries(["kitten"])
+    with pytest.raises(Conflict):
+        reopened.upsert([NewDocument("x", "y")])
+    assert reopened.get("d0") is not None
+
+
+def test_a_collection_of_another_dimension_refuses_to_search(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    config = CollectionConfig("wide", "other-model", 768, True, "flat")
+    Collection.create(tmp_path / "wide", config, encoder).close()
+    reopened = Collection.open(tmp_path / "wide", encoder)
+    assert "768" in (reopened.encoder_mismatch or "")
+    with pytest.raises(Conflict):
+        reopened.embed_queries(["kitten"])
