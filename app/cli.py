@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import signal
 
 from app.config import Settings
 
@@ -14,6 +15,9 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # uvicorn finishes in-flight requests on SIGTERM, runs the shutdown (which snapshots every
+    # index), then re-raises the signal; this handler makes that a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

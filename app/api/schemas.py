@@ -228,7 +228,7 @@ class OpenAIEmbeddingRequest(BaseModel):
 
 
 class OpenAIEmbedding(BaseModel):
-    object: Literal["embedding"] = "embedding"
+    object: Literal["embedding"] = Field("embedding", description="Always 'embedding'.")
     index: int = Field(description="Position of the input.")
     embedding: list[float] | str = Field(description="The vector (or base64 of float32 values).")
 
@@ -239,7 +239,7 @@ class OpenAIUsage(BaseModel):
 
 
 class OpenAIEmbeddingResponse(BaseModel):
-    object: Literal["list"] = "list"
+    object: Literal["list"] = Field("list", description="Always 'list'.")
     data: list[OpenAIEmbedding] = Field(description="One embedding per input.")
     model: str = Field(description="Encoder name.")
     usage: OpenAIUsage = Field(description="Token counts.")
