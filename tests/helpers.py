@@ -94,3 +94,20 @@ def ingest(client: httpx.Client, collection: str, docs: list[dict[str, Any]]) ->
     assert r.status_code == 200, r.text
     ids: list[str] = r.json()["ids"]
     return ids
+
+
+def all_ids(client: httpx.Client, collection: str, page_size: int) -> tuple[list[str], int]:
+    """Every document id by walking the pages; also how many pages it took."""
+    ids: list[str] = []
+    after: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, str | int] = {"limit": page_size}
+        if after:
+            params["after"] = after
+        page = client.get(f"/collections/{collection}/documents", params=params).json()
+        ids += [d["id"] for d in page["documents"]]
+        pages += 1
+        after = page["next"]
+        if after is None:
+            return ids, pages

@@ -7,7 +7,8 @@ from fastapi import Depends, Request
 from app.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async on purpose: a sync dependency would cost every request a threadpool hop."""
     services: Services = request.app.state.services
     return services
 

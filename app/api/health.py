@@ -11,7 +11,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthResponse, summary="The process is alive")
-def health() -> HealthResponse:
+async def health() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
@@ -21,7 +21,7 @@ def health() -> HealthResponse:
     responses={503: {"model": ErrorResponse, "description": "Still loading, or start-up failed."}},
     summary="The encoder is loaded and every collection is open",
 )
-def ready(services: ServicesDep) -> HealthResponse | JSONResponse:
+async def ready(services: ServicesDep) -> HealthResponse | JSONResponse:
     if services.ready:
         return HealthResponse(status="ready")
     reason = services.load_error or "loading the encoder and opening collections"

@@ -2,6 +2,9 @@
 
 from typing import Any
 
+from fastapi import Response
+from pydantic import BaseModel
+
 from app.api.schemas import ErrorResponse
 
 BAD_INPUT: dict[int | str, dict[str, Any]] = {
@@ -18,3 +21,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "Exists already, or built with another encoder."}
 }
+
+
+def json_response(model: BaseModel) -> Response:
+    """Serialize a response model once, for hot paths: returned as a model, FastAPI would
+    dump and validate it again against the route's response_model."""
+    return Response(model.model_dump_json(), media_type="application/json")

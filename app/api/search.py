@@ -5,12 +5,12 @@ import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 
 from app.api.deps import ServicesDep
 from app.api.limits import check_count, check_k, check_texts
-from app.api.responses import BAD_INPUT, CONFLICT, NOT_FOUND
+from app.api.responses import BAD_INPUT, CONFLICT, NOT_FOUND, json_response
 from app.api.schemas import ChunkOut, SearchHit, SearchRequest, SearchResponse
 from app.errors import BadInput, describe_validation_errors
 from app.store.collection import Hit
@@ -58,8 +58,8 @@ def run_search(name: str, body: SearchRequest, services: ServicesDep) -> SearchR
     responses={**BAD_INPUT, **NOT_FOUND, **CONFLICT},
     summary="Search with a query, a batch of queries or a vector",
 )
-def search(name: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
-    return run_search(name, body, services)
+def search(name: str, body: SearchRequest, services: ServicesDep) -> Response:
+    return json_response(run_search(name, body, services))
 
 
 @router.get(
@@ -75,7 +75,7 @@ def search_get(
     k: Annotated[int, Query(ge=1, description="Number of documents (1 to the limit).")] = 10,
     filter: Annotated[str | None, Query(description="Metadata filter as JSON.")] = None,
     min_score: Annotated[float | None, Query(ge=-1, le=1, description="Drop hits below.")] = None,
-) -> SearchResponse:
+) -> Response:
     try:
         parsed = json.loads(filter) if filter is not None else None
     except json.JSONDecodeError as exc:
@@ -84,4 +84,4 @@ def search_get(
         body = SearchRequest(query=q, k=k, filter=parsed, min_score=min_score)
     except ValidationError as exc:
         raise BadInput(describe_validation_errors(list(exc.errors()))) from exc
-    return run_search(name, body, services)
+    return json_response(run_search(name, body, services))

@@ -269,24 +269,20 @@ class Collection:
         while True:
             scores, ids = self.vectors.search(query, fetch, allowed)
             pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-            doc_of = self.docstore.chunk_docs([i for i, _ in pairs])
-            best: dict[int, tuple[int, float]] = {}
+            exhausted = fetch >= available or len(pairs) < fetch
+            if min_score is not None and pairs and pairs[-1][1] < min_score:
+                pairs = [(i, s) for i, s in pairs if s >= min_score]
+                exhausted = True
+            # One query fetches every candidate chunk with its document; a chunk deleted
+            # since the vector search is simply absent.
+            found = self.docstore.chunk_hits([i for i, _ in pairs])
+            best: dict[int, Hit] = {}
             for chunk_id, score in pairs:
-                doc = doc_of.get(chunk_id)
-                if doc is not None and doc not in best:
-                    best[doc] = (chunk_id, score)
-            if len(best) >= k or fetch >= available or len(pairs) < fetch:
-                break
+                h = found.get(chunk_id)
+                if h is not None and h.doc_num not in best:
+                    d = h.document
+                    text = d.text[h.start : h.end]
+                    best[h.doc_num] = Hit(d.id, score, d.text, d.metadata, h.index, text)
+            if len(best) >= k or exhausted:
+                return list(best.values())[:k]
             fetch = min(available, fetch * 4)
-        chosen = list(best.values())[:k]
-        if min_score is not None:
-            chosen = [(c, s) for c, s in chosen if s >= min_score]
-        found = self.docstore.chunk_hits([c for c, _ in chosen])
-        hits = []
-        for chunk_id, score in chosen:
-            h = found.get(chunk_id)
-            if h is None:  # deleted between the vector search and the fetch
-                continue
-            d = h.document
-            hits.append(Hit(d.id, score, d.text, d.metadata, h.index, d.text[h.start : h.end]))
-        return hits

@@ -294,16 +294,6 @@ class DocStore:
             for r in rows
         }
 
-    def chunk_docs(self, chunk_ids: list[int]) -> dict[int, int]:
-        """Map chunk ids to their document numbers."""
-        if not chunk_ids:
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        rows = self._reader().execute(
-            f"SELECT id, doc_num FROM chunks WHERE id IN ({marks})", chunk_ids
-        )
-        return dict(rows.fetchall())
-
     def vectors_since(
         self, seq: int, batch: int = 10_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -2,7 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import ingest
+from tests.helpers import all_ids, ingest
 
 
 def test_ingest_creates_the_collection_and_returns_ids_in_order(client: TestClient) -> None:
@@ -35,17 +35,7 @@ def test_delete_is_204_then_404(client: TestClient) -> None:
 
 def test_paging_walks_every_document_once_in_order(client: TestClient) -> None:
     ingest(client, "p", [{"id": f"d{i:02}", "text": f"document {i}"} for i in range(25)])
-    seen, after, pages = [], None, 0
-    while True:
-        params: dict[str, str | int] = {"limit": 10}
-        if after:
-            params["after"] = after
-        page = client.get("/collections/p/documents", params=params).json()
-        seen += [d["id"] for d in page["documents"]]
-        pages += 1
-        after = page["next"]
-        if after is None:
-            break
+    seen, pages = all_ids(client, "p", 10)
     assert seen == [f"d{i:02}" for i in range(25)] and pages == 3
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import ServerProcess, kjv_verses
+from tests.helpers import ServerProcess, all_ids, kjv_verses
 
 BATCH = 100
 
@@ -55,17 +55,7 @@ def test_kill_9_during_a_large_ingest_loses_nothing_acknowledged(tmp_path: Path)
             assert info["chunks"] == info["vectors"] == info["documents"]
             assert len(acked) <= info["documents"] <= len(acked) + BATCH
 
-            ids: list[str] = []
-            after = None
-            while True:
-                params: dict[str, str | int] = {"limit": 1000}
-                if after:
-                    params["after"] = after
-                page = http.get("/collections/bible/documents", params=params).json()
-                ids += [d["id"] for d in page["documents"]]
-                after = page["next"]
-                if after is None:
-                    break
+            ids, _ = all_ids(http, "bible", 1000)
             assert len(ids) == len(set(ids)) == info["documents"]
             assert set(acked) <= set(ids)
 
