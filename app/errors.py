@@ -50,6 +50,13 @@ class NotReady(ServiceError):
     code = "not_ready"
 
 
+class ModelUnavailable(ServiceError):
+    """A generation or translation model that could not be loaded."""
+
+    status = 503
+    code = "model_unavailable"
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 

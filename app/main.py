@@ -6,7 +6,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import collections, documents, embeddings, health, search
+from app.api import (
+    ask,
+    collections,
+    documents,
+    embeddings,
+    generation,
+    health,
+    models,
+    search,
+    translation,
+)
 from app.api.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.errors import install_error_handlers
@@ -37,6 +47,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     app.state.services = services
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, collections, documents, search, embeddings):
+    routers = (health, collections, documents, search, ask, embeddings, models, generation)
+    for module in (*routers, translation):
         app.include_router(module.router)
     return app

@@ -6,6 +6,7 @@ import threading
 from app.config import Settings
 from app.errors import NotReady
 from app.models.encoder import Encoder
+from app.models.registry import ModelRegistry
 from app.store.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ class Services:
     def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
         self._given_encoder = encoder
+        self.registry = ModelRegistry(settings)
         self._encoder: Encoder | None = None
         self._catalog: Catalog | None = None
         self.load_error: str | None = None
@@ -46,6 +48,11 @@ class Services:
         self._encoder, self._catalog = encoder, catalog
         self._ready.set()
         log.info("ready: encoder %s, %d collections", encoder.name, len(catalog.names()))
+        if self.settings.preload_models:
+            preloader = threading.Thread(
+                target=self.registry.preload, name="semsearch-preload", daemon=True
+            )
+            preloader.start()
         snapshotter = threading.Thread(
             target=self._snapshot_loop, name="semsearch-snapshot", daemon=True
         )

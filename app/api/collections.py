@@ -34,7 +34,7 @@ def describe(collection: Collection) -> CollectionInfo:
     summary="Create a collection",
 )
 def create_collection(body: CreateCollection, services: ServicesDep) -> CollectionInfo:
-    return describe(services.catalog.create(body.name, body.model, body.index))
+    return describe(services.catalog.create(body.name, body.model, body.index, body.language))
 
 
 @router.get("", response_model=CollectionList, responses=BAD_INPUT, summary="List collections")

@@ -21,3 +21,22 @@ def check_texts(field: str, texts: list[str], settings: Settings) -> None:
                 f"{field}.{i}: {len(text)} characters is over the limit of "
                 f"{settings.max_text_chars}"
             )
+
+
+def check_generation(
+    prompt_tokens: int, max_new_tokens: int, context_tokens: int, settings: Settings, field: str
+) -> None:
+    """The prompt and the answer must fit the limits and the model's context window."""
+    if max_new_tokens > settings.max_new_tokens:
+        raise BadInput(
+            f"max_new_tokens: {max_new_tokens} is over the limit of {settings.max_new_tokens}"
+        )
+    if prompt_tokens > settings.max_prompt_tokens:
+        raise BadInput(
+            f"{field}: {prompt_tokens} tokens is over the limit of {settings.max_prompt_tokens}"
+        )
+    if prompt_tokens + max_new_tokens > context_tokens:
+        raise BadInput(
+            f"{field}: {prompt_tokens} prompt tokens plus max_new_tokens {max_new_tokens} "
+            f"is over the model's context of {context_tokens} tokens"
+        )

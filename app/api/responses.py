@@ -18,6 +18,10 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such collection or document."}
 }
+OVERLOADED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "Too many requests in flight; see Retry-After."},
+    503: {"model": ErrorResponse, "description": "The model failed to load, or still loading."},
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "Exists already, or built with another encoder."}
 }

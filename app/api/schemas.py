@@ -58,6 +58,12 @@ class CreateCollection(StrictModel):
     name: str = Field(description="1-64 characters of A-Z, a-z, 0-9, _ and -.", examples=["docs"])
     model: str | None = Field(None, description="Encoder to embed with; defaults to the service's.")
     index: str | None = Field(None, description="Vector index type: 'flat' (exact search).")
+    language: str = Field(
+        "en",
+        pattern=r"^[a-z]{2,3}$",
+        description="Language code of the documents (e.g. en, pt); queries in another "
+        "language are translated to it.",
+    )
 
 
 class CollectionInfo(BaseModel):
@@ -153,6 +159,12 @@ class SearchRequest(StrictModel):
         "operators $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte. Applied inside the vector search.",
     )
     min_score: float | None = Field(None, ge=-1, le=1, description="Drop hits scoring below this.")
+    query_language: str | None = Field(
+        None,
+        pattern=r"^[a-z]{2,3}$",
+        description="Language of the query; when it differs from the collection's language "
+        "the query is translated first.",
+    )
 
     @field_validator("query")
     @classmethod
@@ -194,6 +206,9 @@ class SearchResponse(BaseModel):
         description="Hits, best first; a list of hit lists when `queries` was given."
     )
     took_ms: float = Field(description="Time spent serving the search, in milliseconds.")
+    searched: str | list[str] | None = Field(
+        None, description="The query text(s) searched, after translation; null without one."
+    )
 
 
 # -- embeddings ----------------------------------------------------------------------------
@@ -243,3 +258,137 @@ class OpenAIEmbeddingResponse(BaseModel):
     data: list[OpenAIEmbedding] = Field(description="One embedding per input.")
     model: str = Field(description="Encoder name.")
     usage: OpenAIUsage = Field(description="Token counts.")
+
+
+# -- models --------------------------------------------------------------------------------
+class ModelInfo(BaseModel):
+    name: str = Field(description="Model id or path as configured.")
+    task: Literal["embedding", "generation", "translation"] = Field(description="What it serves.")
+    architecture: Literal["encoder", "decoder", "encoder-decoder"] = Field(
+        description="Transformer architecture."
+    )
+    loaded: bool = Field(description="Whether it is in memory now.")
+    state: Literal["loaded", "loading", "not_loaded", "failed"] = Field(description="Load state.")
+    error: str | None = Field(None, description="Why it failed to load.")
+    parameters: int | None = Field(None, description="Number of parameters, once loaded.")
+    dimension: int | None = Field(None, description="Embedding dimension (encoders).")
+    languages: list[str] | None = Field(None, description="Language codes (translators, loaded).")
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo] = Field(description="Every model the service can serve.")
+
+
+# -- generation ----------------------------------------------------------------------------
+def _check_stop(value: list[str] | None) -> list[str] | None:
+    if value is not None:
+        if len(value) > 4:
+            raise ValueError("at most 4 stop strings")
+        if any(not s for s in value):
+            raise ValueError("stop strings must not be empty")
+    return value
+
+
+class SamplingFields(StrictModel):
+    temperature: float = Field(0.0, ge=0, le=2, description="0 is greedy; up to 2.")
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass, in (0, 1].")
+    stop: list[str] | None = Field(None, description="Up to 4 strings that end the generation.")
+    seed: int | None = Field(None, description="Makes sampling reproducible.")
+    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+
+    _stop = field_validator("stop")(_check_stop)
+
+
+class GenerateRequest(SamplingFields):
+    prompt: str = Field(description="Text to continue (not empty; at most the prompt token limit).")
+    max_new_tokens: int = Field(128, ge=1, description="Tokens to generate (1 to the limit, 512).")
+
+    _prompt = field_validator("prompt")(_check_text)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(description="Tokens in the prompt.")
+    completion_tokens: int = Field(description="Tokens generated.")
+
+
+class GenerateResponse(BaseModel):
+    text: str = Field(description="The generated text.")
+    model: str = Field(description="Generator name.")
+    usage: Usage = Field(description="Token counts.")
+    finish_reason: Literal["stop", "length", "cancelled"] = Field(
+        description="stop: end of text or a stop string; length: max_new_tokens reached."
+    )
+
+
+class ChatMessage(StrictModel):
+    role: Literal["system", "user", "assistant"] = Field(description="Who speaks.")
+    content: str = Field(description="What is said.")
+
+
+class ChatRequest(BaseModel):
+    """OpenAI chat completions request (the fields the service honours)."""
+
+    model: str | None = Field(None, description="Ignored: the service's generator answers.")
+    messages: list[ChatMessage] = Field(min_length=1, description="The conversation so far.")
+    max_tokens: int | None = Field(None, ge=1, description="Tokens to generate (default 128).")
+    max_completion_tokens: int | None = Field(None, ge=1, description="Alias of max_tokens.")
+    temperature: float = Field(0.0, ge=0, le=2, description="0 is greedy; up to 2.")
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass, in (0, 1].")
+    stop: str | list[str] | None = Field(None, description="Up to 4 stop strings.")
+    seed: int | None = Field(None, description="Makes sampling reproducible.")
+    stream: bool = Field(False, description="Answer as Server-Sent Events chunks.")
+    n: int = Field(1, ge=1, le=1, description="Only 1 is supported.")
+
+
+# -- translation ---------------------------------------------------------------------------
+class TranslateRequest(StrictModel):
+    text: str | None = Field(None, description="One text. Give text or texts.")
+    texts: list[str] | None = Field(None, min_length=1, description="Several texts.")
+    source: str = Field(min_length=2, max_length=16, description="Source language code, e.g. en.")
+    target: str = Field(min_length=2, max_length=16, description="Target language code, e.g. pt.")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "TranslateRequest":
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("give exactly one of text, texts")
+        return self
+
+
+class TranslateResponse(BaseModel):
+    translations: list[str] = Field(description="One translation per input text, in order.")
+    model: str = Field(description="Translator name.")
+
+
+class LanguagePair(BaseModel):
+    source: str = Field(description="Source language code.")
+    target: str = Field(description="Target language code.")
+
+
+class LanguagesResponse(BaseModel):
+    model: str = Field(description="Translator name.")
+    pairs: list[LanguagePair] = Field(description="Supported translation directions.")
+
+
+# -- ask -----------------------------------------------------------------------------------
+class AskRequest(StrictModel):
+    question: str = Field(description="The question (not empty).")
+    k: int = Field(4, ge=1, le=20, description="Sources to retrieve (1-20).")
+    max_new_tokens: int = Field(256, ge=1, description="Tokens of the answer (1 to the limit).")
+    filter: dict[str, Any] | None = Field(None, description="Metadata filter for the sources.")
+    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+
+    _question = field_validator("question")(_check_text)
+
+
+class Source(BaseModel):
+    id: str = Field(description="Document id; cited as [n] by position.")
+    score: float = Field(description="Cosine similarity to the question.")
+    text: str = Field(description="The passage given to the model (the best chunk).")
+
+
+class AskResponse(BaseModel):
+    answer: str = Field(description="The generated answer, citing sources as [1], [2] ...")
+    sources: list[Source] = Field(description="The sources given to the model, in citation order.")
+    model: str = Field(description="Generator name.")
+    usage: Usage = Field(description="Token counts.")
+    finish_reason: Literal["stop", "length", "cancelled"] = Field(description="Why it ended.")

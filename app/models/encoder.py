@@ -51,6 +51,10 @@ class Encoder:
         self.tokenizer: Any = self._model.tokenizer
 
     @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self._model.parameters())
+
+    @property
     def info(self) -> EncoderInfo:
         return EncoderInfo(self.name, self.dimension, True)
 

@@ -1,0 +1,72 @@
+"""Translation with the encoder-decoder model."""
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import ServicesDep
+from app.api.limits import check_count
+from app.api.responses import BAD_INPUT, OVERLOADED
+from app.api.schemas import LanguagePair, LanguagesResponse, TranslateRequest, TranslateResponse
+from app.errors import BadInput
+from app.models.seq2seq import Translator, UnsupportedLanguage
+from app.services import Services
+
+router = APIRouter(prefix="/translate", tags=["translation"])
+
+
+def translate_texts(
+    translator: Translator, texts: list[str], source: str, target: str
+) -> list[str]:
+    """Translate, turning an unsupported pair into a 400 that lists the supported ones."""
+    try:
+        return translator.translate(texts, source, target)
+    except UnsupportedLanguage as exc:
+        pairs = ", ".join(f"{s}->{t}" for s, t in exc.pairs)
+        raise BadInput(
+            f"source, target: {source}->{target} is not supported by {translator.name}; "
+            f"supported: {pairs}"
+        ) from exc
+
+
+async def load_translator(services: Services) -> Translator:
+    return await run_in_threadpool(services.registry.translator.get)
+
+
+@router.post(
+    "",
+    response_model=TranslateResponse,
+    responses={**BAD_INPUT, **OVERLOADED},
+    summary="Translate one text or several",
+)
+async def translate(body: TranslateRequest, services: ServicesDep) -> TranslateResponse:
+    settings = services.settings
+    texts = [body.text] if body.text is not None else list(body.texts or [])
+    field = "text" if body.text is not None else "texts"
+    check_count(field, len(texts), settings.max_translate_texts)
+    for i, text in enumerate(texts):
+        where = field if body.text is not None else f"texts.{i}"
+        if not text.strip():
+            raise BadInput(f"{where}: must not be empty or only whitespace")
+        if len(text) > settings.max_translate_chars:
+            raise BadInput(
+                f"{where}: {len(text)} characters is over the limit of "
+                f"{settings.max_translate_chars}"
+            )
+    model = services.registry.translator
+    assert model.limiter is not None
+    async with model.limiter.slot():
+        translator = await load_translator(services)
+        out = await run_in_threadpool(translate_texts, translator, texts, body.source, body.target)
+    return TranslateResponse(translations=out, model=translator.name)
+
+
+@router.get(
+    "/languages",
+    response_model=LanguagesResponse,
+    responses=OVERLOADED,
+    summary="Supported translation directions",
+)
+async def languages(services: ServicesDep) -> LanguagesResponse:
+    translator = await load_translator(services)
+    pairs = [LanguagePair(source=s, target=t) for s, t in translator.pairs()]
+    return LanguagesResponse(model=translator.name, pairs=pairs)

@@ -1,0 +1,190 @@
+"""The default generator converts once from its GGUF package, then generates, streams and stops."""
+
+import itertools
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from app.models import decoder as decoder_module
+from app.models.decoder import DEFAULT_GENERATOR, Decoder, GenerationParams, GenerationResult
+
+PARIS = "The capital of France is Paris."
+
+
+@pytest.fixture(scope="module")
+def decoder() -> Decoder:
+    return Decoder(DEFAULT_GENERATOR, Path(tempfile.gettempdir()) / "semsearch-test-models")
+
+
+@pytest.fixture(scope="module")
+def france_prompt(decoder: Decoder) -> str:
+    return decoder.chat_prompt([{"role": "user", "content": "What is the capital of France?"}])
+
+
+@pytest.fixture(scope="module")
+def story_prompt(decoder: Decoder) -> str:
+    return decoder.chat_prompt(
+        [{"role": "user", "content": "Write a long story about a dragon who bakes bread."}]
+    )
+
+
+@pytest.fixture(scope="module")
+def france(decoder: Decoder, france_prompt: str) -> GenerationResult:
+    return decoder.generate(france_prompt, GenerationParams(max_new_tokens=32))
+
+
+def split_stream(items: list[str | GenerationResult]) -> tuple[list[str], GenerationResult]:
+    *chunks, result = items
+    assert all(isinstance(c, str) and c for c in chunks)
+    assert isinstance(result, GenerationResult)
+    return [str(c) for c in chunks], result
+
+
+def test_greedy_chat_answers_the_capital_of_france(france: GenerationResult) -> None:
+    assert france.text == PARIS
+    assert france.finish_reason == "stop"
+
+
+def test_usage_counts_agree_with_count_tokens(
+    decoder: Decoder, france_prompt: str, france: GenerationResult
+) -> None:
+    assert france.prompt_tokens == decoder.count_tokens(france_prompt) > 0
+    assert france.completion_tokens == decoder.count_tokens(france.text) + 1  # with the EOS token
+
+
+def test_model_facts(decoder: Decoder) -> None:
+    assert decoder.name == DEFAULT_GENERATOR
+    assert 130_000_000 < decoder.parameters < 140_000_000
+    assert decoder.max_context_tokens == 8192
+
+
+def test_max_new_tokens_ends_with_length(decoder: Decoder, story_prompt: str) -> None:
+    result = decoder.generate(story_prompt, GenerationParams(max_new_tokens=5))
+    assert result.finish_reason == "length"
+    assert result.completion_tokens == 5
+    assert result.text
+
+
+def test_stop_string_cuts_the_text_before_it(decoder: Decoder, france_prompt: str) -> None:
+    params = GenerationParams(max_new_tokens=32, stop=["never appears", "is Par"])
+    chunks, result = split_stream(list(decoder.stream(france_prompt, params)))
+    assert result.text == "".join(chunks) == "The capital of France "
+    assert result.finish_reason == "stop"
+    assert decoder.generate(france_prompt, params) == result
+
+
+def test_stream_chunks_concatenate_to_the_generated_text(
+    decoder: Decoder, story_prompt: str
+) -> None:
+    params = GenerationParams(max_new_tokens=12)
+    chunks, result = split_stream(list(decoder.stream(story_prompt, params)))
+    assert len(chunks) > 3
+    assert "".join(chunks) == result.text
+    assert decoder.generate(story_prompt, params) == result
+
+
+def test_a_stream_may_be_pulled_from_changing_threads(decoder: Decoder, story_prompt: str) -> None:
+    stream = decoder.stream(story_prompt, GenerationParams(max_new_tokens=6))
+    items: list[str | GenerationResult] = []
+    leaked: list[bool] = []
+
+    def pull() -> None:
+        items.extend(itertools.islice(stream, 1))
+        leaked.append(torch.is_inference_mode_enabled())
+
+    for _ in range(10):
+        if items and isinstance(items[-1], GenerationResult):
+            break
+        worker = threading.Thread(target=pull)
+        worker.start()
+        worker.join()
+    chunks, result = split_stream(items)
+    assert "".join(chunks) == result.text and result.completion_tokens == 6
+    assert not any(leaked)
+
+
+def test_cancel_stops_a_stream_within_a_token(decoder: Decoder, story_prompt: str) -> None:
+    cancel = threading.Event()
+    items: list[str | GenerationResult] = []
+    for item in decoder.stream(story_prompt, GenerationParams(max_new_tokens=500), cancel):
+        items.append(item)
+        cancel.set()
+    chunks, result = split_stream(items)
+    assert result.finish_reason == "cancelled"
+    assert result.completion_tokens <= 3
+    assert "".join(chunks) == result.text
+
+
+def test_cancel_set_before_the_start_generates_nothing(
+    decoder: Decoder, france_prompt: str
+) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    result = decoder.generate(france_prompt, GenerationParams(), cancel)
+    assert (result.text, result.completion_tokens, result.finish_reason) == ("", 0, "cancelled")
+
+
+def test_same_seed_samples_the_same_text(decoder: Decoder, france_prompt: str) -> None:
+    params = GenerationParams(max_new_tokens=8, temperature=0.9, top_p=0.95, seed=3)
+    first = decoder.generate(france_prompt, params)
+    assert first.text
+    assert decoder.generate(france_prompt, params) == first
+
+
+def test_chat_prompt_without_a_template_falls_back_to_role_lines(
+    decoder: Decoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decoder._tokenizer, "chat_template", None)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert decoder.chat_prompt(messages) == "system: Be brief.\nuser: Hi\nassistant:"
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_new_tokens": -1}, {"temperature": -0.1}, {"top_p": 0.0}, {"top_p": 1.5}]
+)
+def test_bad_params_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        GenerationParams(**kwargs)
+
+
+def test_empty_prompt_is_refused(decoder: Decoder) -> None:
+    with pytest.raises(ValueError):
+        decoder.generate("", GenerationParams())
+
+
+def test_gguf_converts_once_into_the_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path_factory.mktemp("models")
+    first = Decoder(DEFAULT_GENERATOR, cache)
+    (folder,) = cache.iterdir()
+    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+    def no_conversion(gguf: Path) -> Any:
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(decoder_module, "load_gguf", no_conversion)
+    second = Decoder(DEFAULT_GENERATOR, cache)
+    assert second.parameters == first.parameters
+    france = second.chat_prompt([{"role": "user", "content": "What is the capital of France?"}])
+    assert second.generate(france, GenerationParams(max_new_tokens=16)).text == PARIS
+    by_path = Decoder(str(folder), tmp_path_factory.mktemp("unused"))
+    assert by_path.name == str(folder) and by_path.parameters == first.parameters
+
+
+def test_a_crash_while_caching_leaves_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class HalfWritten:
+        def save_pretrained(self, path: Path) -> None:
+            (Path(path) / "config.json").write_text("{}")
+            raise OSError("disk full")
+
+    monkeypatch.setattr(decoder_module, "load_gguf", lambda gguf: (HalfWritten(), HalfWritten()))
+    with pytest.raises(OSError, match="disk full"):
+        Decoder(DEFAULT_GENERATOR, tmp_path)
+    assert list(tmp_path.iterdir()) == []
