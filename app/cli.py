@@ -1,4 +1,4 @@
-"""Command line: `semsearch serve`."""
+"""Command line: `semsearch serve`, `semsearch eval`."""
 
 import argparse
 import logging
@@ -27,6 +27,33 @@ def serve(settings: Settings) -> None:
     )
 
 
+def evaluate(
+    dataset_dir: str, collection_name: str, data_dir: str | None, modes: list[str]
+) -> None:
+    """Index a BEIR-layout dataset into a collection and print each mode's metrics."""
+    import tempfile
+    from pathlib import Path
+
+    from app.evaluation import evaluate_modes, index_dataset, load_beir
+    from app.models.encoder import Encoder
+    from app.store.catalog import Catalog
+
+    dataset = load_beir(Path(dataset_dir))
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = Catalog(Path(data_dir) if data_dir else Path(tmp), Encoder(settings.encoder))
+        catalog.open_all()
+        collection = catalog.get_or_create(collection_name)
+        index_dataset(collection, dataset)
+        table = evaluate_modes(collection, dataset, modes)
+        catalog.close()
+    print(f"{dataset_dir}: {len(dataset.corpus)} documents, {len(dataset.queries)} queries")
+    metrics = ["ndcg@10", "recall@10", "recall@100", "mrr@10"]
+    print(f"{'mode':<10}" + "".join(f"{m:>12}" for m in metrics))
+    for mode, scores in table.items():
+        print(f"{mode:<10}" + "".join(f"{scores[m]:>12.3f}" for m in metrics))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="semsearch", description="Self-hosted semantic search.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -41,7 +68,25 @@ def main(argv: list[str] | None = None) -> None:
         "--data-dir", help="data folder (SEMSEARCH_DATA_DIR, default ./index_data)"
     )
     serve_p.add_argument("--encoder", help="sentence-transformers id or path (SEMSEARCH_ENCODER)")
+    eval_p = sub.add_parser(
+        "eval",
+        help="measure search quality on a BEIR-layout dataset",
+        description="Index DATASET (corpus.jsonl, queries.jsonl, qrels/test.tsv) into a "
+        "collection and print nDCG@10, recall@10, recall@100 and MRR@10 for each mode.",
+        epilog="example: semsearch eval tests/data/lee --collection lee",
+    )
+    eval_p.add_argument("dataset", help="folder in the BEIR layout")
+    eval_p.add_argument("--collection", default="eval", help="collection name (default eval)")
+    eval_p.add_argument(
+        "--data-dir", help="keep the collection in this data folder (default: a temporary one)"
+    )
+    eval_p.add_argument(
+        "--modes", default="dense,lexical,hybrid", help="comma-separated search modes"
+    )
     args = parser.parse_args(argv)
+    if args.command == "eval":
+        evaluate(args.dataset, args.collection, args.data_dir, args.modes.split(","))
+        return
     overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     settings = Settings(**overrides)
     if args.command == "serve":

@@ -165,6 +165,15 @@ class SearchRequest(StrictModel):
         description="Language of the query; when it differs from the collection's language "
         "the query is translated first.",
     )
+    mode: Literal["dense", "lexical", "hybrid"] = Field(
+        "dense",
+        description="dense: cosine similarity of embeddings; lexical: BM25 over the chunks; "
+        "hybrid: both rankings fused by reciprocal rank.",
+    )
+    offset: int = Field(0, ge=0, le=10_000, description="Skip this many ranked documents.")
+    highlights: bool = Field(
+        False, description="Add each hit's best-matching sentences with character offsets."
+    )
 
     @field_validator("query")
     @classmethod
@@ -193,12 +202,25 @@ class ChunkOut(BaseModel):
     text: str = Field(description="Text of the best-matching chunk.")
 
 
+class HighlightOut(BaseModel):
+    text: str = Field(description="A sentence of the hit's best chunk.")
+    start: int = Field(description="Its start offset in the document's text (characters).")
+    end: int = Field(description="Its end offset in the document's text (characters).")
+    score: float = Field(description="Cosine similarity of the sentence to the query.")
+
+
 class SearchHit(BaseModel):
     id: str = Field(description="Document id.")
-    score: float = Field(description="Cosine similarity of the best chunk to the query.")
+    score: float = Field(
+        description="dense: cosine similarity of the best chunk; lexical: its BM25 score; "
+        "hybrid: the reciprocal rank fusion score."
+    )
     text: str = Field(description="Full document text.")
     metadata: dict[str, Any] = Field(description="Document metadata.")
     chunk: ChunkOut = Field(description="The document's best-matching chunk.")
+    highlights: list[HighlightOut] | None = Field(
+        None, description="Best-matching sentences of the chunk, when asked for."
+    )
 
 
 class SearchResponse(BaseModel):

@@ -11,22 +11,41 @@ from pydantic import ValidationError
 from app.api.deps import ServicesDep
 from app.api.limits import check_count, check_k, check_texts
 from app.api.responses import BAD_INPUT, CONFLICT, NOT_FOUND, json_response
-from app.api.schemas import ChunkOut, SearchHit, SearchRequest, SearchResponse
+from app.api.schemas import ChunkOut, HighlightOut, SearchHit, SearchRequest, SearchResponse
 from app.api.translation import translate_texts
 from app.errors import BadInput, describe_validation_errors
+from app.highlights import Highlight, best_sentences
+from app.services import Services
 from app.store.collection import Hit
 
 router = APIRouter(prefix="/collections/{name}/search", tags=["search"])
 
 
-def _hit(h: Hit) -> SearchHit:
+def _hit(h: Hit, highlights: list[Highlight] | None) -> SearchHit:
     return SearchHit(
         id=h.id,
         score=h.score,
         text=h.text,
         metadata=h.metadata,
         chunk=ChunkOut(index=h.chunk_index, text=h.chunk_text),
+        highlights=None
+        if highlights is None
+        else [
+            HighlightOut(text=x.text, start=x.start, end=x.end, score=x.score) for x in highlights
+        ],
     )
+
+
+def _highlights(
+    services: Services, vectors: np.ndarray, found: list[list[Hit]]
+) -> list[list[list[Highlight]]]:
+    encode = services.encoder.encode
+    return [
+        best_sentences(
+            vector, [(h.chunk_text, h.chunk_start) for h in hits], encode, [h.text for h in hits]
+        )  # fmt: skip
+        for vector, hits in zip(vectors, found, strict=True)
+    ]
 
 
 def run_search(name: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
@@ -35,6 +54,8 @@ def run_search(name: str, body: SearchRequest, services: ServicesDep) -> SearchR
     check_k(body.k, settings)
     collection = services.catalog.get(name)
     searched: str | list[str] | None = None
+    texts: list[str] | None = None
+    vectors: np.ndarray | None = None
     if body.vector is not None:
         vectors = np.asarray([body.vector], dtype=np.float32)
         collection.check_vectors(vectors)
@@ -52,9 +73,19 @@ def run_search(name: str, body: SearchRequest, services: ServicesDep) -> SearchR
             translator = services.registry.translator.get()
             texts = translate_texts(translator, texts, body.query_language, language)
             searched = texts if body.queries is not None else texts[0]
-        vectors = collection.embed_queries(texts)
-    found = collection.search(vectors, body.k, body.filter, body.min_score)
-    results: list[Any] = [[_hit(h) for h in hits] for hits in found]
+        if body.mode != "lexical" or body.highlights:
+            vectors = collection.embed_queries(texts)
+    found = collection.search(
+        vectors, body.k, body.filter, body.min_score, texts=texts, mode=body.mode,
+        offset=body.offset,
+    )  # fmt: skip
+    marks = (
+        _highlights(services, vectors, found) if body.highlights and vectors is not None else None
+    )
+    results: list[Any] = [
+        [_hit(h, marks[q][i] if marks else None) for i, h in enumerate(hits)]
+        for q, hits in enumerate(found)
+    ]
     took = (time.perf_counter() - started) * 1000
     return SearchResponse(
         results=results if body.queries is not None else results[0], took_ms=took, searched=searched
@@ -87,6 +118,8 @@ def search_get(
     query_language: Annotated[
         str | None, Query(description="Language of q; translated when not the collection's.")
     ] = None,
+    mode: Annotated[str, Query(description="dense, lexical or hybrid.")] = "dense",
+    offset: Annotated[int, Query(ge=0, le=10_000, description="Skip this many documents.")] = 0,
 ) -> Response:
     try:
         parsed = json.loads(filter) if filter is not None else None
@@ -94,8 +127,9 @@ def search_get(
         raise BadInput(f"filter: not valid JSON ({exc.msg})") from exc
     try:
         body = SearchRequest(
-            query=q, k=k, filter=parsed, min_score=min_score, query_language=query_language
-        )
+            query=q, k=k, filter=parsed, min_score=min_score, query_language=query_language,
+            mode=mode, offset=offset,
+        )  # type: ignore[arg-type]  # fmt: skip
     except ValidationError as exc:
         raise BadInput(describe_validation_errors(list(exc.errors()))) from exc
     return json_response(run_search(name, body, services))

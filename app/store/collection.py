@@ -3,7 +3,7 @@
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,10 @@ from app.store.docstore import ChunkRow, DocStore, DocumentRow, StoredDocument
 from app.store.vectors import DamagedSnapshot, VectorIndex
 
 log = logging.getLogger(__name__)
+
+SEARCH_MODES = ("dense", "lexical", "hybrid")
+HYBRID_DEPTH = 50  # documents each ranking contributes to a hybrid fusion
+RRF_K = 60  # the usual reciprocal rank fusion constant
 
 DOCSTORE_FILE = "docstore.sqlite"
 SNAPSHOT_FILE = "vectors.faiss"
@@ -36,6 +40,7 @@ class Hit:
     metadata: dict[str, Any]
     chunk_index: int
     chunk_text: str
+    chunk_start: int = 0
 
 
 @dataclass(frozen=True)
@@ -244,27 +249,71 @@ class Collection:
 
     def search(
         self,
-        queries: np.ndarray,
+        queries: np.ndarray | None,
         k: int,
         filter_: dict[str, Any] | None = None,
         min_score: float | None = None,
+        *,
+        texts: list[str] | None = None,
+        mode: str = "dense",
+        offset: int = 0,
     ) -> list[list[Hit]]:
-        """The k best documents for each query vector, each with its best chunk."""
-        self.check_vectors(queries)
-        allowed = self.docstore.chunk_ids_matching(filter_) if filter_ else None
+        """The documents ranked offset+1 .. offset+k for each query, each with its best chunk.
+
+        dense: cosine similarity of the query vectors; lexical: BM25 over the chunks (needs
+        `texts`); hybrid: the two rankings fused by reciprocal rank.
+        """
+        if mode not in SEARCH_MODES:
+            raise BadInput(f"mode: {mode!r} is not one of {', '.join(SEARCH_MODES)}")
+        if mode != "dense" and texts is None:
+            raise BadInput(f"mode: {mode} search needs query text, not a vector")
+        if mode != "lexical":
+            if queries is None:
+                raise BadInput(f"mode: {mode} search needs query vectors")
+            self.check_vectors(queries)
+        wanted = k + offset
+        allowed = (
+            self.docstore.chunk_ids_matching(filter_) if filter_ and mode != "lexical" else None
+        )
+        count = len(queries) if queries is not None else len(texts or [])
+        results: list[list[Hit]] = []
+        for i in range(count):
+            if mode == "lexical":
+                hits = self._lexical((texts or [])[i], wanted, filter_)
+            elif mode == "dense":
+                assert queries is not None
+                hits = self._dense(queries[i][None, :], wanted, allowed, min_score)
+            else:
+                assert queries is not None
+                query = queries[i]
+                depth = max(wanted * 2, HYBRID_DEPTH)
+                dense = self._dense(query[None, :], depth, allowed, None)
+                lexical = self._lexical((texts or [])[i], depth, filter_)
+                hits = reciprocal_rank_fusion([dense, lexical])[:wanted]
+            if min_score is not None:
+                hits = [h for h in hits if h.score >= min_score]
+            results.append(hits[offset:])
+        return results
+
+    def _best_chunks(self, pairs: list[tuple[int, float]]) -> dict[int, Hit]:
+        """Ranked (chunk id, score) pairs as hits, keeping each document's first (best) chunk;
+        a chunk deleted since it was ranked is simply absent."""
+        found = self.docstore.chunk_hits([i for i, _ in pairs])
+        best: dict[int, Hit] = {}
+        for chunk_id, score in pairs:
+            h = found.get(chunk_id)
+            if h is not None and h.doc_num not in best:
+                d = h.document
+                text = d.text[h.start : h.end]
+                best[h.doc_num] = Hit(d.id, score, d.text, d.metadata, h.index, text, h.start)
+        return best
+
+    def _dense(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None, min_score: float | None
+    ) -> list[Hit]:
         available = len(allowed) if allowed is not None else self.vectors.ntotal
         if available == 0:
-            return [[] for _ in range(len(queries))]
-        return [self._search_one(q[None, :], k, allowed, available, min_score) for q in queries]
-
-    def _search_one(
-        self,
-        query: np.ndarray,
-        k: int,
-        allowed: np.ndarray | None,
-        available: int,
-        min_score: float | None,
-    ) -> list[Hit]:
+            return []
         fetch = min(available, max(k * 2, k + 8))
         while True:
             scores, ids = self.vectors.search(query, fetch, allowed)
@@ -273,16 +322,28 @@ class Collection:
             if min_score is not None and pairs and pairs[-1][1] < min_score:
                 pairs = [(i, s) for i, s in pairs if s >= min_score]
                 exhausted = True
-            # One query fetches every candidate chunk with its document; a chunk deleted
-            # since the vector search is simply absent.
-            found = self.docstore.chunk_hits([i for i, _ in pairs])
-            best: dict[int, Hit] = {}
-            for chunk_id, score in pairs:
-                h = found.get(chunk_id)
-                if h is not None and h.doc_num not in best:
-                    d = h.document
-                    text = d.text[h.start : h.end]
-                    best[h.doc_num] = Hit(d.id, score, d.text, d.metadata, h.index, text)
+            best = self._best_chunks(pairs)
             if len(best) >= k or exhausted:
                 return list(best.values())[:k]
             fetch = min(available, fetch * 4)
+
+    def _lexical(self, text: str, k: int, filter_: dict[str, Any] | None) -> list[Hit]:
+        fetch = max(k * 2, k + 8)
+        while True:
+            pairs = self.docstore.lexical_chunks(text, fetch, filter_)
+            best = self._best_chunks(pairs)
+            if len(best) >= k or len(pairs) < fetch:
+                return list(best.values())[:k]
+            fetch *= 4
+
+
+def reciprocal_rank_fusion(rankings: list[list[Hit]], constant: int = RRF_K) -> list[Hit]:
+    """Fuse ranked hit lists: each document scores the sum of 1 / (constant + rank)."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (constant + rank)
+            first.setdefault(hit.id, hit)
+    order = sorted(scores, key=lambda doc_id: -scores[doc_id])
+    return [replace(first[doc_id], score=scores[doc_id]) for doc_id in order]

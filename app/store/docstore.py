@@ -1,6 +1,7 @@
 """SQLite document store: documents, chunks, vectors, sequence numbers. The source of truth."""
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -35,7 +36,17 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_num);
 CREATE INDEX IF NOT EXISTS chunks_by_seq ON chunks(seq);
 CREATE TABLE IF NOT EXISTS tombstones (chunk_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts
+    USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
 """
+WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY_TERMS = 64
+
+
+def fts_query(text: str) -> str | None:
+    """A user's text as an FTS5 query matching any of its words (BM25 ranks the matches)."""
+    terms = list(dict.fromkeys(w.lower() for w in WORD.findall(text)))[:MAX_QUERY_TERMS]
+    return " OR ".join(f'"{t}"' for t in terms) if terms else None
 
 
 @dataclass(frozen=True)
@@ -103,11 +114,29 @@ class DocStore:
         self.dimension = dimension
         self._writer = _connect(path)
         self._writer.executescript(SCHEMA)
+        self._sync_lexical_index()
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+
+    def _sync_lexical_index(self) -> None:
+        """Rebuild the full-text index from the chunks if the two disagree (a store written
+        before the index existed)."""
+        conn = self._writer
+        chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        indexed = conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+        if chunks == indexed:
+            return
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM chunks_fts")
+            conn.execute(
+                "INSERT INTO chunks_fts(rowid, text) SELECT c.id, "
+                "substr(d.text, c.start + 1, c.end - c.start) "
+                "FROM chunks c JOIN documents d ON d.num = c.doc_num"
+            )
 
     # -- connections ---------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
@@ -174,6 +203,8 @@ class DocStore:
                     [(cid, seq) for cid in ids],
                 )
                 conn.execute(f"DELETE FROM chunks WHERE doc_num IN ({marks})", part)
+                id_marks = ",".join("?" * len(ids))
+                conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({id_marks})", ids)
             removed += ids
         return removed
 
@@ -205,6 +236,7 @@ class DocStore:
                         f"DELETE FROM documents WHERE num IN ({','.join('?' * len(part))})", part
                     )
                 chunk_params: list[tuple[Any, ...]] = []
+                chunk_texts: list[str] = []
                 vectors: list[np.ndarray] = []
                 for doc in upserts:
                     (num,) = conn.execute(
@@ -220,6 +252,7 @@ class DocStore:
                             (num, chunk.index, chunk.start, chunk.end, vector.tobytes(), seq)
                         )
                         vectors.append(vector)
+                        chunk_texts.append(doc.text[chunk.start : chunk.end])
                 first = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
                 seq_row = conn.execute(
                     "SELECT seq FROM sqlite_sequence WHERE name = 'chunks'"
@@ -230,6 +263,10 @@ class DocStore:
                     "INSERT INTO chunks(id, doc_num, idx, start, end, vector, seq) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(int(cid), *params) for cid, params in zip(ids, chunk_params, strict=True)],
+                )
+                conn.executemany(
+                    "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)",
+                    [(int(cid), t) for cid, t in zip(ids, chunk_texts, strict=True)],
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -277,6 +314,23 @@ class DocStore:
             params,
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def lexical_chunks(
+        self, text: str, limit: int, filter_: dict[str, Any] | None = None
+    ) -> list[tuple[int, float]]:
+        """The best chunks by BM25 for text, as (chunk id, score), best first; higher is better."""
+        query = fts_query(text)
+        if query is None:
+            return []
+        where, params = compile_filter(filter_) if filter_ else ("1", [])
+        rows = self._reader().execute(
+            "SELECT chunks_fts.rowid, -bm25(chunks_fts) AS score FROM chunks_fts "
+            "JOIN chunks ON chunks.id = chunks_fts.rowid "
+            "JOIN documents ON documents.num = chunks.doc_num "
+            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts) LIMIT ?",
+            [query, *params, limit],
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def chunk_hits(self, chunk_ids: list[int]) -> dict[int, ChunkHit]:
         if not chunk_ids:

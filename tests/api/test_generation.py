@@ -1,7 +1,6 @@
 """Users generate text and chat with the decoder, whole or streamed, within limits."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,26 +135,6 @@ def test_bad_chat_input_is_a_400(
     assert r.status_code == 400, r.text
     for word in words:
         assert word in r.json()["error"]["message"]
-
-
-@pytest.fixture
-def one_slot_client(tmp_path: Path, encoder: Encoder) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path / "data", generation_concurrency=1, generation_queue=0)
-    yield from make_client(settings, encoder)
-
-
-def test_a_full_generator_answers_429_with_retry_after(one_slot_client: TestClient) -> None:
-    c = one_slot_client
-    c.post("/generate", json={"prompt": "Hi", "max_new_tokens": 1})  # load the model
-    body = {"prompt": "Tell me a long story.", "max_new_tokens": 200, "stream": True}
-    with c.stream("POST", "/generate", json=body) as r:
-        lines = r.iter_lines()
-        next(line for line in lines if line.startswith("data: "))  # the generation holds the slot
-        busy = c.post("/generate", json={"prompt": "Hi", "max_new_tokens": 1})
-        assert busy.status_code == 429
-        assert busy.headers["Retry-After"] == "1"
-        assert busy.json()["error"]["code"] == "overloaded"
-    assert c.get("/health").status_code == 200
 
 
 def test_a_generator_that_fails_to_load_is_503_and_search_still_works(

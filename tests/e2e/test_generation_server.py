@@ -38,18 +38,28 @@ def test_the_openai_client_streams(server: ServerProcess) -> None:
     assert "Paris" in "".join(parts) and finish in ("stop", "length")
 
 
-def test_a_client_that_disconnects_stops_the_generation(tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_busy_generator_answers_429_and_a_disconnect_frees_it(
+    tmp_path_factory,  # type: ignore[no-untyped-def]
+) -> None:
     env = {"SEMSEARCH_GENERATION_CONCURRENCY": "1", "SEMSEARCH_GENERATION_QUEUE": "0"}
     server = ServerProcess(tmp_path_factory.mktemp("disc") / "data", env).start()
     try:
         with httpx.Client(base_url=server.url, timeout=120) as http:
             http.post("/generate", json={"prompt": "Hi", "max_new_tokens": 1})  # load the model
-            body = {"prompt": "Write a very long story about a dragon.", "max_new_tokens": 500,
-                    "stream": True}  # fmt: skip
+            story = (
+                "<|im_start|>user\nWrite a very long story about a dragon.<|im_end|>\n"
+                "<|im_start|>assistant\n"
+            )
+            body = {"prompt": story, "max_new_tokens": 500, "stream": True}
             with http.stream("POST", "/generate", json=body) as r:
                 for line in r.iter_lines():
                     if line.startswith("data: "):
-                        break  # one chunk read, then the client goes away
+                        break  # the generation is running and holds the only slot
+                busy = httpx.post(f"{server.url}/generate", json={"prompt": "Hi"}, timeout=30)
+                assert busy.status_code == 429
+                assert busy.headers["Retry-After"] == "1"
+                assert busy.json()["error"]["code"] == "overloaded"
+            # The client went away after one chunk.
             # 500 tokens would take ~20 s; once the slot is free again the generation stopped.
             deadline = time.monotonic() + 8
             status = 0
