@@ -4,33 +4,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.store.filters import validate_key
+from app.store.filters import validate_metadata
 
-MAX_METADATA_KEYS = 64
 MAX_ID_CHARS = 256
 
 
 def _check_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or only whitespace")
-    return value
-
-
-def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(value) > MAX_METADATA_KEYS:
-        raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
-    for key, item in value.items():
-        try:
-            validate_key(key, "metadata")
-        except Exception as exc:
-            raise ValueError(str(exc).removeprefix("metadata: ")) from exc
-        items = item if isinstance(item, list) else [item]
-        for v in items:
-            if v is not None and not isinstance(v, str | int | float | bool):
-                raise ValueError(
-                    f"{key!r} must be a string, number, boolean, null or a list of those "
-                    "(metadata is a flat JSON object)"
-                )
     return value
 
 
@@ -100,7 +81,7 @@ class DocumentIn(StrictModel):
     )
 
     _text = field_validator("text")(_check_text)
-    _metadata = field_validator("metadata")(_check_metadata)
+    _metadata = field_validator("metadata")(validate_metadata)
 
 
 class IngestRequest(StrictModel):

@@ -15,6 +15,8 @@ from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
+from app.store.filters import validate_metadata
+
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".txt",
     ".md",
@@ -248,17 +250,10 @@ def _reject_constant(name: str) -> NoReturn:
 
 def _check_metadata(value: Any) -> Metadata:
     """Return a flat metadata object, or raise ValueError saying what is wrong with it."""
-    if not isinstance(value, dict):
-        raise ValueError('"metadata" must be a JSON object')
-    for key, item in value.items():
-        items = item if isinstance(item, list) else [item]
-        for element in items:
-            if element is not None and not isinstance(element, str | int | float | bool):
-                raise ValueError(
-                    f'"metadata" key {key!r} must be a string, number, boolean, null '
-                    "or a list of those (metadata is a flat object)"
-                )
-    return dict(value)
+    try:
+        return validate_metadata(value)
+    except ValueError as exc:
+        raise ValueError(f'"metadata" {exc}') from exc
 
 
 def _jsonl_document(filename: str, number: int, line: str, replaced: set[str]) -> ParsedDocument:

@@ -25,6 +25,30 @@ def validate_key(key: str, where: str) -> None:
         )
 
 
+MAX_METADATA_KEYS = 64
+
+
+def validate_metadata(value: Any) -> dict[str, Any]:
+    """A document's metadata: a flat object of at most 64 keys whose values are scalars or
+    lists of scalars. Raises ValueError saying what is wrong."""
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    if len(value) > MAX_METADATA_KEYS:
+        raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+    for key, item in value.items():
+        try:
+            validate_key(key, "metadata")
+        except BadInput as exc:
+            raise ValueError(exc.message.removeprefix("metadata: ")) from exc
+        for element in item if isinstance(item, list) else [item]:
+            if not _is_scalar(element):
+                raise ValueError(
+                    f"{key!r} must be a string, number, boolean, null or a list of those "
+                    "(metadata is a flat JSON object)"
+                )
+    return dict(value)
+
+
 def _member(path: str, negate: bool, values: list[Scalar]) -> tuple[str, list[Any]]:
     """Matches when the field (or any element of a list field) equals one of values."""
     non_null = [v for v in values if v is not None]
