@@ -11,6 +11,7 @@ from app.api import (
     collections,
     documents,
     embeddings,
+    files,
     generation,
     health,
     models,
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     app.state.services = services
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    routers = (health, collections, documents, search, ask, embeddings, models, generation)
-    for module in (*routers, translation):
+    routers = (health, collections, documents, files, search, ask, embeddings, models)
+    for module in (*routers, generation, translation):
         app.include_router(module.router)
     return app

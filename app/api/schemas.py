@@ -395,3 +395,18 @@ class AskResponse(BaseModel):
     model: str = Field(description="Generator name.")
     usage: Usage = Field(description="Token counts.")
     finish_reason: Literal["stop", "length", "cancelled"] = Field(description="Why it ended.")
+
+
+# -- files ---------------------------------------------------------------------------------
+class FileReport(BaseModel):
+    name: str = Field(description="The uploaded file's name.")
+    documents: int = Field(description="Documents stored from it.")
+    warnings: list[str] = Field(
+        default_factory=list, description="Lines or rows skipped, and why (at most 100)."
+    )
+    error: str | None = Field(None, description="Why the file was not stored, if it was not.")
+
+
+class FilesResponse(BaseModel):
+    files: list[FileReport] = Field(description="One report per uploaded file, in order.")
+    documents: int = Field(description="Documents stored from all files.")

@@ -180,9 +180,14 @@ class Collection:
         return size, min(overlap, size // 2)
 
     def upsert(
-        self, documents: list[NewDocument], chunk_tokens: int = 0, overlap: int = 32
+        self,
+        documents: list[NewDocument],
+        chunk_tokens: int = 0,
+        overlap: int = 32,
+        delete_ids: list[str] | None = None,
     ) -> list[str]:
-        """Chunk, embed and store documents; an existing id is replaced. Durable on return."""
+        """Chunk, embed and store documents; an existing id is replaced, and `delete_ids` go
+        in the same transaction. Durable on return."""
         self._require_encoder()
         ids = [d.id or uuid.uuid4().hex for d in documents]
         size, overlap = self.chunk_limits(chunk_tokens, overlap)
@@ -208,7 +213,7 @@ class Collection:
                 )
             )
             at += len(chunks)
-        self._write(rows, [])
+        self._write(rows, [i for i in delete_ids or [] if i not in set(ids)])
         return ids
 
     def delete(self, doc_ids: list[str]) -> int:
@@ -230,6 +235,10 @@ class Collection:
 
     def page(self, limit: int, after: int) -> list[StoredDocument]:
         return self.docstore.page(limit, after)
+
+    def ids_matching(self, filter_: dict[str, Any]) -> list[str]:
+        """Ids of the documents whose metadata matches the filter."""
+        return self.docstore.ids_matching(filter_)
 
     def counts(self) -> dict[str, int]:
         documents, chunks = self.docstore.count()

@@ -306,6 +306,11 @@ class DocStore:
         )
         return [StoredDocument(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
+    def ids_matching(self, filter_: dict[str, Any]) -> list[str]:
+        where, params = compile_filter(filter_)
+        rows = self._reader().execute(f"SELECT id FROM documents WHERE {where}", params)
+        return [r[0] for r in rows]
+
     def chunk_ids_matching(self, filter_: dict[str, Any]) -> np.ndarray:
         where, params = compile_filter(filter_)
         rows = self._reader().execute(
