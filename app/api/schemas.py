@@ -155,6 +155,11 @@ class SearchRequest(StrictModel):
     highlights: bool = Field(
         False, description="Add each hit's best-matching sentences with character offsets."
     )
+    rerank: bool = Field(
+        False,
+        description="Re-score the top candidates with the configured cross-encoder "
+        "(SEMSEARCH_RERANKER); score is then the reranker's.",
+    )
 
     @field_validator("query")
     @classmethod
@@ -266,7 +271,9 @@ class OpenAIEmbeddingResponse(BaseModel):
 # -- models --------------------------------------------------------------------------------
 class ModelInfo(BaseModel):
     name: str = Field(description="Model id or path as configured.")
-    task: Literal["embedding", "generation", "translation"] = Field(description="What it serves.")
+    task: Literal["embedding", "generation", "translation", "reranking"] = Field(
+        description="What it serves."
+    )
     architecture: Literal["encoder", "decoder", "encoder-decoder"] = Field(
         description="Transformer architecture."
     )

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from app.api.translation import translate_texts
 from app.errors import BadInput, describe_validation_errors
 from app.highlights import Highlight, best_sentences
 from app.services import Services
-from app.store.collection import Hit
+from app.store.collection import Collection, Hit
 
 router = APIRouter(prefix="/collections/{name}/search", tags=["search"])
 
@@ -48,6 +49,35 @@ def _highlights(
     ]
 
 
+def _reranked(
+    services: Services,
+    collection: Collection,
+    body: SearchRequest,
+    vectors: np.ndarray | None,
+    texts: list[str] | None,
+) -> list[list[Hit]]:
+    """The top candidates of the chosen mode, re-scored by the cross-encoder, then paged."""
+    model = services.registry.reranker
+    if model is None:
+        raise BadInput("rerank: no reranker is configured (set SEMSEARCH_RERANKER)")
+    if texts is None:
+        raise BadInput("rerank: needs query text, not a vector")
+    depth = max(body.k + body.offset, services.settings.rerank_depth)
+    found = collection.search(vectors, depth, body.filter, None, texts=texts, mode=body.mode)
+    reranker = model.get()
+    out = []
+    for text, hits in zip(texts, found, strict=True):
+        scores = reranker.score(text, [h.chunk_text for h in hits])
+        ranked = sorted(
+            (replace(h, score=s) for h, s in zip(hits, scores, strict=True)),
+            key=lambda h: -h.score,
+        )
+        if body.min_score is not None:
+            ranked = [h for h in ranked if h.score >= body.min_score]
+        out.append(ranked[body.offset : body.offset + body.k])
+    return out
+
+
 def run_search(name: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
     started = time.perf_counter()
     settings = services.settings
@@ -75,10 +105,13 @@ def run_search(name: str, body: SearchRequest, services: ServicesDep) -> SearchR
             searched = texts if body.queries is not None else texts[0]
         if body.mode != "lexical" or body.highlights:
             vectors = collection.embed_queries(texts)
-    found = collection.search(
-        vectors, body.k, body.filter, body.min_score, texts=texts, mode=body.mode,
-        offset=body.offset,
-    )  # fmt: skip
+    if body.rerank:
+        found = _reranked(services, collection, body, vectors, texts)
+    else:
+        found = collection.search(
+            vectors, body.k, body.filter, body.min_score, texts=texts, mode=body.mode,
+            offset=body.offset,
+        )  # fmt: skip
     marks = (
         _highlights(services, vectors, found) if body.highlights and vectors is not None else None
     )

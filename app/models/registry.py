@@ -85,6 +85,7 @@ class ModelRegistry:
 
     def __init__(self, settings: Settings) -> None:
         from app.models.decoder import Decoder
+        from app.models.reranker import Reranker
         from app.models.seq2seq import Translator, load_translator
 
         s = settings
@@ -103,8 +104,18 @@ class ModelRegistry:
             ConcurrencyLimiter("translation", s.translation_concurrency, s.translation_queue),
         )
 
+        self.reranker: LazyModel[Reranker] | None = None
+        if s.reranker:
+            reranker_name = s.reranker
+            self.reranker = LazyModel(
+                reranker_name,
+                "reranking",
+                "encoder",
+                lambda: Reranker(reranker_name, s.encoder_device),
+            )
+
     def models(self) -> list[LazyModel[Any]]:
-        return [self.generator, self.translator]
+        return [m for m in (self.generator, self.translator, self.reranker) if m is not None]
 
     def preload(self) -> None:
         for model in self.models():
