@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most documents in one ingest request."
     )
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body.")
+    upload_async_bytes: int = Field(
+        1024 * 1024, ge=0, description="File uploads larger than this run as a background job."
+    )
     max_text_chars: int = Field(1_000_000, ge=1, description="Longest text of one document.")
     max_k: int = Field(1000, ge=1, description="Largest k a search may ask for.")
     max_queries: int = Field(100, ge=1, description="Most queries in one batch search.")

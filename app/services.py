@@ -5,6 +5,7 @@ import threading
 
 from app.config import Settings
 from app.errors import NotReady
+from app.jobs import JobRunner
 from app.models.encoder import Encoder
 from app.models.registry import ModelRegistry
 from app.store.catalog import Catalog
@@ -20,6 +21,7 @@ class Services:
         self.settings = settings
         self._given_encoder = encoder
         self.registry = ModelRegistry(settings)
+        self.jobs = JobRunner()
         self._encoder: Encoder | None = None
         self._catalog: Catalog | None = None
         self.load_error: str | None = None

@@ -1,9 +1,17 @@
 """Users upload files; each becomes documents, bad files are reported by name, others go in."""
 
 import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.models.encoder import Encoder
+from tests.conftest import make_client
 from tests.ingest.test_parsers import make_pdf
 
 
@@ -90,3 +98,41 @@ def test_jsonl_lines_that_fail_are_warnings(client: TestClient) -> None:
 def test_an_upload_without_files_is_a_400(client: TestClient) -> None:
     r = client.post("/collections/f/files", data={"text_column": "x"})
     assert r.status_code == 400 and "files" in r.json()["error"]["message"]
+
+
+@pytest.fixture
+def async_client(tmp_path: Path, encoder: Encoder) -> Iterator[TestClient]:
+    """Every upload over 100 bytes becomes a background job."""
+    yield from make_client(Settings(data_dir=tmp_path / "data", upload_async_bytes=100), encoder)
+
+
+def test_a_large_upload_is_a_job_with_progress(async_client: TestClient) -> None:
+    rows = "text,n\n" + "".join(f"Row {i} talks about rivers and boats.,{i}\n" for i in range(300))
+    r = async_client.post(
+        "/collections/f/files",
+        files=[("files", ("big.csv", rows.encode())), ("files", ("bad.exe", b"MZ" * 100))],
+    )
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["status_url"] == f"/jobs/{accepted['id']}"
+    deadline = time.monotonic() + 120
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = async_client.get(accepted["status_url"]).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert job["status"] == "done"
+    assert (job["files_total"], job["files_done"], job["documents"]) == (2, 2, 300)
+    assert len(job["errors"]) == 1 and "bad.exe" in job["errors"][0]
+    assert async_client.get("/collections/f").json()["documents"] == 300
+
+
+def test_a_small_upload_is_answered_at_once(async_client: TestClient) -> None:
+    r = async_client.post("/collections/f/files", files=[("files", ("a.txt", b"Short."))])
+    assert r.status_code == 200 and r.json()["documents"] == 1
+
+
+def test_an_unknown_job_is_404(client: TestClient) -> None:
+    r = client.get("/jobs/nope")
+    assert r.status_code == 404 and "nope" in r.json()["error"]["message"]

@@ -1,0 +1,59 @@
+"""Files into a collection: parse, check, upsert; one report per file."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.ingest.parsers import ParseError, parse_file
+from app.store.collection import Collection, NewDocument
+
+MAX_WARNINGS = 100
+
+
+@dataclass
+class FileOutcome:
+    name: str
+    documents: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_text_chars: int
+    batch_documents: int
+    chunk_tokens: int
+    chunk_overlap: int
+
+
+def ingest_file(
+    collection: Collection,
+    name: str,
+    data: bytes,
+    text_column: str | None,
+    limits: IngestLimits,
+    on_batch: Callable[[int], None] | None = None,
+) -> FileOutcome:
+    """Store one file's documents, replacing an earlier upload of the same name (its pages or
+    rows that are gone now go too). A file that cannot be read is reported, not raised."""
+    try:
+        parsed = parse_file(name, data, text_column)
+    except ParseError as exc:
+        return FileOutcome(name, error=str(exc))
+    docs = [NewDocument(d.text, d.id, d.metadata) for d in parsed.documents]
+    too_long = [d.id for d in docs if len(d.text) > limits.max_text_chars]
+    if too_long:
+        return FileOutcome(
+            name,
+            error=f"{name}: {len(too_long)} documents over the text limit of "
+            f"{limits.max_text_chars} characters (first: {too_long[0]})",
+        )
+    stale = collection.ids_matching({"source": name})
+    step = limits.batch_documents
+    for start in range(0, len(docs), step):
+        part = docs[start : start + step]
+        collection.upsert(
+            part, limits.chunk_tokens, limits.chunk_overlap, stale if start == 0 else None
+        )
+        if on_batch is not None:
+            on_batch(len(part))
+    return FileOutcome(name, len(docs), parsed.warnings[:MAX_WARNINGS])
