@@ -20,6 +20,7 @@ class Job:
     status: str = "queued"  # queued, running, done, failed
     files_done: int = 0
     documents: int = 0
+    chunks: int = 0
     files: list[FileOutcome] = field(default_factory=list)
     error: str | None = None
     created_at: float = field(default_factory=time.time)

@@ -62,8 +62,9 @@ def upload_files(
         return FilesResponse(files=reports, documents=sum(r.documents for r in reports))
 
     def work(job: Job) -> None:
-        def count(documents: int) -> None:
+        def count(documents: int, chunks: int) -> None:
             job.documents += documents
+            job.chunks += chunks
 
         for file_name, data in contents:
             outcome = ingest_file(collection, file_name, data, text_column, limits, count)

@@ -432,6 +432,7 @@ class JobStatus(BaseModel):
     files_total: int = Field(description="Files in the upload.")
     files_done: int = Field(description="Files finished (stored or reported).")
     documents: int = Field(description="Documents stored so far.")
+    chunks: int = Field(description="Chunks embedded and stored so far.")
     files: list[FileReport] = Field(description="One report per finished file.")
     errors: list[str] = Field(description="The files that could not be stored, and why.")
     error: str | None = Field(None, description="Why the job failed as a whole.")

@@ -31,10 +31,11 @@ def ingest_file(
     data: bytes,
     text_column: str | None,
     limits: IngestLimits,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> FileOutcome:
     """Store one file's documents, replacing an earlier upload of the same name (its pages or
-    rows that are gone now go too). A file that cannot be read is reported, not raised."""
+    rows that are gone now go too). A file that cannot be read is reported, not raised;
+    `on_batch` hears the documents and chunks stored after each batch."""
     try:
         parsed = parse_file(name, data, text_column)
     except ParseError as exc:
@@ -50,10 +51,10 @@ def ingest_file(
     stale = collection.ids_matching({"source": name})
     step = limits.batch_documents
     for start in range(0, len(docs), step):
-        part = docs[start : start + step]
-        collection.upsert(
-            part, limits.chunk_tokens, limits.chunk_overlap, stale if start == 0 else None
+        rows = collection.prepare(
+            docs[start : start + step], limits.chunk_tokens, limits.chunk_overlap
         )
+        collection.store(rows, stale if start == 0 else None)
         if on_batch is not None:
-            on_batch(len(part))
+            on_batch(len(rows), sum(len(r.chunks) for r in rows))
     return FileOutcome(name, len(docs), parsed.warnings[:MAX_WARNINGS])

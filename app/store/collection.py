@@ -188,6 +188,14 @@ class Collection:
     ) -> list[str]:
         """Chunk, embed and store documents; an existing id is replaced, and `delete_ids` go
         in the same transaction. Durable on return."""
+        rows = self.prepare(documents, chunk_tokens, overlap)
+        self.store(rows, delete_ids)
+        return [r.id for r in rows]
+
+    def prepare(
+        self, documents: list[NewDocument], chunk_tokens: int = 0, overlap: int = 32
+    ) -> list[DocumentRow]:
+        """Chunk and embed documents (ids generated where missing), ready to store."""
         self._require_encoder()
         ids = [d.id or uuid.uuid4().hex for d in documents]
         size, overlap = self.chunk_limits(chunk_tokens, overlap)
@@ -201,20 +209,17 @@ class Collection:
         rows: list[DocumentRow] = []
         at = 0
         for doc_id, doc, chunks in zip(ids, documents, chunked, strict=True):
-            rows.append(
-                DocumentRow(
-                    doc_id,
-                    doc.text,
-                    doc.metadata,
-                    [
-                        ChunkRow(c.index, c.start, c.end, vectors[at + i])
-                        for i, c in enumerate(chunks)
-                    ],
-                )
-            )
+            chunk_rows = [
+                ChunkRow(c.index, c.start, c.end, vectors[at + i]) for i, c in enumerate(chunks)
+            ]
+            rows.append(DocumentRow(doc_id, doc.text, doc.metadata, chunk_rows))
             at += len(chunks)
-        self._write(rows, [i for i in delete_ids or [] if i not in set(ids)])
-        return ids
+        return rows
+
+    def store(self, rows: list[DocumentRow], delete_ids: list[str] | None = None) -> None:
+        """Write prepared documents and `delete_ids` in one transaction. Durable on return."""
+        kept = {r.id for r in rows}
+        self._write(rows, [i for i in delete_ids or [] if i not in kept])
 
     def delete(self, doc_ids: list[str]) -> int:
         """Delete documents by id; returns how many existed."""

@@ -124,6 +124,7 @@ def test_a_large_upload_is_a_job_with_progress(async_client: TestClient) -> None
         time.sleep(0.2)
     assert job["status"] == "done"
     assert (job["files_total"], job["files_done"], job["documents"]) == (2, 2, 300)
+    assert job["chunks"] == 300
     assert len(job["errors"]) == 1 and "bad.exe" in job["errors"][0]
     assert async_client.get("/collections/f").json()["documents"] == 300
 
