@@ -1,5 +1,6 @@
 """`semsearch eval` measures each search mode on the shipped Lee dataset; hybrid holds up."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,26 @@ def test_hybrid_scores_no_lower_than_dense_on_lee(tmp_path: Path, encoder: Encod
     assert table["hybrid"]["ndcg@10"] >= table["dense"]["ndcg@10"]
 
 
-def test_the_eval_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["eval", str(LEE), "--collection", "lee", "--modes", "dense,hybrid"])
+def test_the_eval_command_prints_a_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "qrels").mkdir()
+    docs = ["The cat sat on the mat.", "Stock markets fell.", "Tomato soup with basil."]
+    (tmp_path / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n" for i, t in enumerate(docs)
+        )  # fmt: skip
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        json.dumps({"_id": "q0", "text": "a kitten"}) + "\n"
+        + json.dumps({"_id": "q1", "text": "soup recipe"}) + "\n"
+    )  # fmt: skip
+    (tmp_path / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td2\t1\n"
+    )
+    main(["eval", str(tmp_path), "--collection", "tiny", "--modes", "dense,hybrid"])
     out = capsys.readouterr().out
-    assert "343 documents, 50 queries" in out
+    assert "3 documents, 2 queries" in out
     assert "ndcg@10" in out and "dense" in out and "hybrid" in out
+    dense_row = next(line for line in out.splitlines() if line.startswith("dense"))
+    assert dense_row.split()[1:] == ["1.000", "1.000", "1.000", "1.000"]

@@ -63,7 +63,7 @@ def page_documents(
 
 
 @router.get(
-    "/{doc_id}",
+    "/{doc_id:path}",
     response_model=Document,
     responses={**BAD_INPUT, **NOT_FOUND},
     summary="Get one document",
@@ -76,7 +76,7 @@ def get_document(name: str, doc_id: str, services: ServicesDep) -> Document:
 
 
 @router.delete(
-    "/{doc_id}",
+    "/{doc_id:path}",
     status_code=204,
     responses={**BAD_INPUT, **NOT_FOUND},
     summary="Delete one document",

@@ -45,3 +45,12 @@ def test_long_documents_are_split_into_chunks(client: TestClient) -> None:
     info = client.get("/collections/long").json()
     assert info["documents"] == 1 and info["chunks"] > 1 and info["vectors"] == info["chunks"]
     assert client.get("/collections/long/documents/big").json()["text"] == text
+
+
+def test_ids_with_slashes_can_be_read_and_deleted(client: TestClient) -> None:
+    ingest(client, "c", [{"id": "docs/guide/README.md", "text": "A guide."}])
+    r = client.get("/collections/c/documents/docs/guide/README.md")
+    assert r.status_code == 200 and r.json()["id"] == "docs/guide/README.md"
+    assert client.get("/collections/c/documents/docs%2Fguide%2FREADME.md").status_code == 200
+    assert client.delete("/collections/c/documents/docs/guide/README.md").status_code == 204
+    assert client.get("/collections/c/documents/docs/guide/README.md").status_code == 404
