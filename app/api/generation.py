@@ -65,13 +65,13 @@ async def stream_text(
         cancel.set()
 
 
-def _result_body(decoder: Decoder, result: GenerationResult) -> dict[str, Any]:
+def _result(decoder: Decoder, result: GenerationResult) -> GenerateResponse:
     return GenerateResponse(
         text=result.text,
         model=decoder.name,
         usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens),
         finish_reason=result.finish_reason,  # type: ignore[arg-type]
-    ).model_dump()
+    )
 
 
 @router.post(
@@ -90,14 +90,14 @@ async def generate(
     )
     if not body.stream:
         result = await generate_text(services, request, decoder, body.prompt, params)
-        return GenerateResponse.model_validate(_result_body(decoder, result))
+        return _result(decoder, result)
 
     async def events() -> AsyncIterator[str]:
         async for item in stream_text(services, decoder, body.prompt, params):
             if isinstance(item, str):
                 yield sse_event({"text": item})
             else:
-                yield sse_event({"done": True, **_result_body(decoder, item)})
+                yield sse_event({"done": True, **_result(decoder, item).model_dump()})
 
     return sse_response(events())
 

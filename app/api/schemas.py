@@ -15,6 +15,13 @@ def _check_text(value: str) -> str:
     return value
 
 
+def _check_text_list(value: list[str] | None) -> list[str] | None:
+    for i, text in enumerate(value or []):
+        if not text.strip():
+            raise ValueError(f"item {i} must not be empty or only whitespace")
+    return value
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -166,14 +173,7 @@ class SearchRequest(StrictModel):
     def _query_text(cls, value: str | None) -> str | None:
         return None if value is None else _check_text(value)
 
-    @field_validator("queries")
-    @classmethod
-    def _queries_text(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            for i, q in enumerate(value):
-                if not q.strip():
-                    raise ValueError(f"item {i} must not be empty or only whitespace")
-        return value
+    _queries = field_validator("queries")(_check_text_list)
 
     @model_validator(mode="after")
     def _one_query(self) -> "SearchRequest":
@@ -225,13 +225,7 @@ class EmbedRequest(StrictModel):
         min_length=1, description="Texts to embed (at most the limit, default 1000)."
     )
 
-    @field_validator("texts")
-    @classmethod
-    def _texts(cls, value: list[str]) -> list[str]:
-        for i, t in enumerate(value):
-            if not t.strip():
-                raise ValueError(f"item {i} must not be empty or only whitespace")
-        return value
+    _texts = field_validator("texts")(_check_text_list)
 
 
 class EmbedResponse(BaseModel):

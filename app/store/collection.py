@@ -184,12 +184,10 @@ class Collection:
         documents: list[NewDocument],
         chunk_tokens: int = 0,
         overlap: int = 32,
-        delete_ids: list[str] | None = None,
     ) -> list[str]:
-        """Chunk, embed and store documents; an existing id is replaced, and `delete_ids` go
-        in the same transaction. Durable on return."""
+        """Chunk, embed and store documents; an existing id is replaced. Durable on return."""
         rows = self.prepare(documents, chunk_tokens, overlap)
-        self.store(rows, delete_ids)
+        self.store(rows)
         return [r.id for r in rows]
 
     def prepare(
