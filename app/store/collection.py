@@ -3,6 +3,8 @@
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from app.errors import BadInput, Conflict
 from app.ingest.chunking import chunk_by_tokens
 from app.models.encoder import Encoder, EncoderInfo
 from app.store.docstore import ChunkRow, DocStore, DocumentRow, StoredDocument
+from app.store.index_build import IndexBuilder
+from app.store.index_spec import IndexSpec, spec_from_config
 from app.store.vectors import DamagedSnapshot, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ class CollectionConfig:
     normalized: bool
     index: str
     language: str = "en"
+    index_options: dict[str, Any] = field(default_factory=dict)
 
     def to_meta(self) -> dict[str, Any]:
         return {
@@ -62,6 +67,7 @@ class CollectionConfig:
             "normalized": self.normalized,
             "index": self.index,
             "language": self.language,
+            "index_options": self.index_options,
         }
 
     @classmethod
@@ -73,7 +79,19 @@ class CollectionConfig:
             bool(meta["normalized"]),
             meta["index"],
             meta.get("language", "en"),
+            meta.get("index_options") or {},
         )
+
+    def index_spec(self) -> IndexSpec:
+        """The checked index choice; a collection whose options cannot be read searches
+        exactly rather than not opening."""
+        try:
+            return spec_from_config(self.index, self.index_options, self.dimension)
+        except Exception as exc:
+            log.warning(
+                "collection %s: index %r unusable (%s); exact search", self.name, self.index, exc
+            )
+            return spec_from_config("flat", {}, self.dimension)
 
 
 class Collection:
@@ -86,9 +104,15 @@ class Collection:
         self.encoder = encoder
         self.docstore = DocStore(folder / DOCSTORE_FILE, config.dimension)
         self._write_lock = threading.Lock()
+        self.index_spec = config.index_spec()
         self.vectors = self._open_vectors()
         self._snapshot_lock = threading.Lock()
         self.snapshot_seq = self.vectors.seq
+        self._snapshot_swaps = self.vectors.swaps
+        self.index_builder = IndexBuilder(
+            config.name, self.docstore, self.vectors, self._write_lock
+        )
+        self.index_builder.maybe_start()
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -109,19 +133,20 @@ class Collection:
         return cls(folder, config, encoder)
 
     def _open_vectors(self) -> VectorIndex:
-        """Load the snapshot and bring it forward from SQLite; rebuild if missing or damaged."""
+        """Load the snapshot and bring it forward from SQLite; rebuild if missing or damaged.
+        A rebuild is exact; an approximate index then follows in the background."""
         path = self.folder / SNAPSHOT_FILE
-        dim, kind = self.config.dimension, self.config.index
+        dim, spec = self.config.dimension, self.index_spec
         vectors: VectorIndex | None = None
         if path.exists():
             try:
-                vectors = VectorIndex.load(path, dim, kind)
+                vectors = VectorIndex.load(path, dim, spec)
             except (DamagedSnapshot, OSError) as exc:
                 log.warning(
                     "collection %s: snapshot unusable (%s); rebuilding", self.config.name, exc
                 )
         if vectors is None or vectors.seq > self.docstore.last_seq():
-            vectors = VectorIndex(dim, kind)
+            vectors = VectorIndex(dim, spec, exact=self.docstore.last_seq() > 0)
         since = vectors.seq
         removed = self.docstore.tombstones_since(since)
         vectors.apply(since, np.zeros(0, np.int64), np.zeros((0, dim), np.float32), removed)
@@ -136,7 +161,7 @@ class Collection:
                 vectors.ntotal,
                 chunks,
             )
-            vectors = VectorIndex(dim, kind)
+            vectors = VectorIndex(dim, spec, exact=True)
             for ids, batch in self.docstore.vectors_since(0):
                 vectors.apply(0, ids, batch, np.zeros(0, np.int64))
             vectors.seq = self.docstore.last_seq()
@@ -145,14 +170,30 @@ class Collection:
     def snapshot(self) -> bool:
         """Save the index if it changed since the last snapshot; True if it wrote one."""
         with self._snapshot_lock:
-            if self.vectors.seq == self.snapshot_seq and (self.folder / SNAPSHOT_FILE).exists():
+            unchanged = (self.vectors.seq, self.vectors.swaps) == (
+                self.snapshot_seq,
+                self._snapshot_swaps,
+            )
+            if unchanged and (self.folder / SNAPSHOT_FILE).exists():
                 return False
+            swaps = self.vectors.swaps
             seq = self.vectors.save(self.folder / SNAPSHOT_FILE)
-            self.docstore.prune_tombstones(seq)
-            self.snapshot_seq = seq
+            # A background index build still needs the tombstones written since it started.
+            building_since = self.index_builder.keep_tombstones_after
+            self.docstore.prune_tombstones(
+                seq if building_since is None else min(seq, building_since)
+            )
+            self.snapshot_seq, self._snapshot_swaps = seq, swaps
             return True
 
+    @contextmanager
+    def snapshots_held(self) -> Iterator[None]:
+        """Hold off index snapshots, and the tombstone pruning that follows them, meanwhile."""
+        with self._snapshot_lock:
+            yield
+
     def close(self) -> None:
+        self.index_builder.close()
         self.docstore.close()
 
     # -- checks --------------------------------------------------------------------------------
@@ -230,6 +271,7 @@ class Collection:
             self.vectors.apply(
                 result.seq, result.added_ids, result.added_vectors, result.removed_ids
             )
+        self.index_builder.maybe_start()
         return deleted
 
     # -- reads ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Users create, list, describe and delete collections."""
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ingest
@@ -56,3 +57,69 @@ def test_the_model_may_be_named_if_it_is_the_services(client: TestClient) -> Non
         "/collections", json={"name": "m", "model": "all-MiniLM-L6-v2", "index": "flat"}
     )
     assert r.status_code == 201
+
+
+def test_an_index_type_and_its_options_are_shown_with_the_index_in_use(
+    client: TestClient,
+) -> None:
+    r = client.post(
+        "/collections",
+        json={"name": "g", "index": "hnsw", "index_options": {"m": 16, "ef_search": 100}},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["index"] == "hnsw" and body["index_in_use"] == "HNSW16,Flat"
+    assert body["index_options"]["m"] == 16 and body["index_options"]["ef_search"] == 100
+    assert body["index_options"]["ef_construction"] == 80  # defaults filled in
+    ingest(client, "g", [{"text": "one"}, {"text": "two"}])
+    hits = client.post("/collections/g/search", json={"query": "one", "k": 2}).json()["results"]
+    assert len(hits) == 2 and hits[0]["text"] == "one"
+
+
+def test_auto_shows_its_threshold_and_searches_exactly_until_it_is_reached(
+    client: TestClient,
+) -> None:
+    body = client.post("/collections", json={"name": "a", "index": "auto"}).json()
+    assert body["index"] == "auto" and body["index_in_use"] == "Flat"
+    assert body["index_options"]["then"] == "hnsw"
+    assert body["index_options"]["threshold"] == 50_000  # SEMSEARCH_INDEX_AUTO_THRESHOLD
+    assert body["index_building"] is False
+    info = client.get("/collections/a").json()
+    assert info["index_options"] == body["index_options"] and info["index_in_use"] == "Flat"
+
+
+def test_a_factory_string_is_accepted(client: TestClient) -> None:
+    r = client.post("/collections", json={"name": "f", "index": "IVF64,SQ8"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["index"] == "IVF64,SQ8" and body["index_in_use"] == "Flat"
+    assert body["index_options"] == {"nprobe": 32, "threshold": 39 * 64}
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"index": "nope"}, ["index:", "flat, hnsw, ivf, auto"]),
+        ({"index": ""}, ["index:"]),
+        ({"index": 5}, ["index:"]),
+        ({"index": "NSG32,Flat"}, ["index:", "cannot filter"]),
+        ({"index": "IVF99999999,Flat"}, ["index:", "65536"]),
+        ({"index": "hnsw", "index_options": {"m": 1000}}, ["index_options.m", "4-128"]),
+        ({"index": "hnsw", "index_options": {"nprobe": 3}}, ["index_options.nprobe", "unknown"]),
+        ({"index": "ivf", "index_options": {"nlist": 8, "nprobe": 9}}, ["nprobe", "1-8"]),
+        ({"index": "ivf", "index_options": {"quantization": "fp4"}}, ["quantization", "sq8"]),
+        ({"index": "auto", "index_options": {"threshold": -1}}, ["index_options.threshold"]),
+        ({"index": "flat", "index_options": [1]}, ["index_options"]),
+        ({"index": "flat", "index_options": {"pq_m": 8}}, ["index_options.pq_m"]),
+    ],
+)
+def test_a_bad_index_or_option_is_400_naming_the_field(
+    client: TestClient, body: dict[str, object], words: list[str]
+) -> None:
+    r = client.post("/collections", json={"name": "bad", **body})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request"
+    for word in words:
+        assert word in error["message"], error["message"]
+    assert client.get("/collections/bad").status_code == 404
