@@ -104,6 +104,19 @@ class UsageError(Exception):
     """A wrong argument found only once the target answered (e.g. an invalid name)."""
 
 
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    """The bearer header for a service with API keys; none without a key."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def add_api_key_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("SEMSEARCH_API_KEY"),
+        help="key sent as 'Authorization: Bearer KEY' (default: $SEMSEARCH_API_KEY)",
+    )
+
+
 def error_message(response: httpx.Response) -> str:
     """The service's error message from a reply, else the start of the body."""
     try:
@@ -143,11 +156,19 @@ class UrlSink:
     """A running service, over HTTP. Server errors and lost connections are retried with
     growing pauses (bounded: RETRY_DELAYS_S); a 4xx is the caller's to report."""
 
-    def __init__(self, url: str, collection: str, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        collection: str,
+        client: httpx.Client | None = None,
+        api_key: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.collection = collection
         self.target = f"collection {collection!r} at {self.url}"
-        self.client = client or httpx.Client(base_url=self.url, timeout=REQUEST_TIMEOUT)
+        self.client = client or httpx.Client(
+            base_url=self.url, timeout=REQUEST_TIMEOUT, headers=auth_headers(api_key)
+        )
         self.path = f"/collections/{quote(collection, safe='')}"
         self.delays: tuple[float, ...] = RETRY_DELAYS_S
         key = hashlib.sha256(f"{self.url}\n{collection}".encode()).hexdigest()[:16]
@@ -434,7 +455,7 @@ def ingest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.data_dir is not None:
             sink = DataDirSink(Path(args.data_dir), args.collection)
         else:
-            sink = UrlSink(args.url, args.collection)
+            sink = UrlSink(args.url, args.collection, api_key=args.api_key)
     except UsageError as exc:
         print(f"semsearch ingest: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -529,6 +550,7 @@ def search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"{url}/collections/{quote(args.collection, safe='')}/search",
             json=body,
             timeout=REQUEST_TIMEOUT,
+            headers=auth_headers(args.api_key),
         )
     except httpx.HTTPError as exc:
         print(f"semsearch search: cannot reach {url}: {exc}", file=sys.stderr)
@@ -679,6 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write into this data folder in-process instead; the service must NOT be running "
         "on that folder at the same time",
     )
+    add_api_key_argument(ingest_p)
     ingest_p.add_argument("--text-column", help="CSV column holding the text (default text)")
     ingest_p.add_argument(
         "--batch",
@@ -700,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_p.add_argument("query", help="the query text")
     search_p.add_argument("--collection", required=True, help="collection name")
     search_p.add_argument("--url", default=DEFAULT_URL, help=f"the service (default {DEFAULT_URL})")
+    add_api_key_argument(search_p)
     search_p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     search_p.add_argument(
         "--mode", choices=("dense", "lexical", "hybrid"), default="dense", help="default dense"

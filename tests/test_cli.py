@@ -30,10 +30,18 @@ EXPECTED_IDS = sorted(
 )
 
 
+CLI_KEY = "cli-test-key-0123456789"
+AUTH = {"Authorization": f"Bearer {CLI_KEY}"}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("cli-server") / "data"
-    proc = ServerProcess(data_dir, env={"SEMSEARCH_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS)})
+    env = {
+        "SEMSEARCH_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
+        "SEMSEARCH_API_KEYS": f"{CLI_KEY}:write",
+    }
+    proc = ServerProcess(data_dir, env=env)
     proc.start()
     yield proc
     assert proc.stop() == 0, proc.log()
@@ -62,17 +70,19 @@ def docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def ingest_url(server: ServerProcess, collection: str, *args: str) -> int:
-    return main(["ingest", *args, "--collection", collection, "--url", server.url])
+    command = ["ingest", *args, "--collection", collection, "--url", server.url]
+    return main([*command, "--api-key", CLI_KEY])
 
 
 def ids_over_http(server: ServerProcess, collection: str) -> list[str]:
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, headers=AUTH) as client:
         ids, _ = all_ids(client, collection, 100)
     return sorted(ids)
 
 
 def text_over_http(server: ServerProcess, collection: str, doc_id: str) -> str:
-    page = httpx.get(f"{server.url}/collections/{collection}/documents?limit=100").json()
+    url = f"{server.url}/collections/{collection}/documents?limit=100"
+    page = httpx.get(url, headers=AUTH).json()
     return next(str(d["text"]) for d in page["documents"] if d["id"] == doc_id)
 
 
@@ -186,7 +196,7 @@ def test_search_prints_a_table_json_and_errors(
 ) -> None:
     assert ingest_url(server, "searched", str(docs)) == 1
     capsys.readouterr()
-    base = ["search", "--collection", "searched", "--url", server.url]
+    base = ["search", "--collection", "searched", "--url", server.url, "--api-key", CLI_KEY]
 
     assert main([*base, "how do I reset my password", "-k", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -205,7 +215,12 @@ def test_search_prints_a_table_json_and_errors(
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[2] for line in lines[1:]] == ["docs/faq.jsonl#line=2"]
 
-    assert main(["search", "cats", "--collection", "absent", "--url", server.url]) == 1
+    assert (
+        main(
+            ["search", "cats", "--collection", "absent", "--url", server.url, "--api-key", CLI_KEY]
+        )
+        == 1
+    )
     assert "HTTP 404: collection 'absent' does not exist" in capsys.readouterr().err
     assert main([*base, "cats", "--filter", '{"year": {"$near": 1}}']) == 1
     assert "unknown operator '$near'" in capsys.readouterr().err
@@ -308,3 +323,25 @@ def test_help_of_the_installed_console_script(capsys: pytest.CaptureFixture[str]
         help_text = capsys.readouterr().out
         assert f"examples:\n  semsearch {command} " in help_text
         assert command == "search" or "must NOT be running" in help_text
+
+
+def test_a_keyed_service_needs_the_key_from_the_flag_or_the_environment(
+    server: ServerProcess,
+    docs: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SEMSEARCH_API_KEY", raising=False)
+    search = ["search", "cats", "--collection", "keyed", "--url", server.url]
+    assert main(search) == 1
+    assert "HTTP 401" in capsys.readouterr().err
+    assert (
+        main(["ingest", str(docs / "cats.txt"), "--collection", "keyed", "--url", server.url]) == 1
+    )
+    assert "401" in capsys.readouterr().err
+    monkeypatch.setenv("SEMSEARCH_API_KEY", CLI_KEY)
+    assert (
+        main(["ingest", str(docs / "cats.txt"), "--collection", "keyed", "--url", server.url]) == 0
+    )
+    assert main(search) == 0
+    assert "cats.txt" in capsys.readouterr().out
