@@ -42,11 +42,11 @@ activations, and quantizing them costs the most agreement with the float model."
 CHATTY_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
 
 
-class _DropRootInfo(logging.Filter):
-    """onnxruntime's quantizer reports every node on the root logger at INFO."""
+class _DropRootNotes(logging.Filter):
+    """onnxruntime's quantizer reports every node, and general advice, on the root logger."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
+        return record.levelno >= logging.ERROR
 
 
 @contextlib.contextmanager
@@ -54,7 +54,7 @@ def _quiet_export() -> Iterator[None]:
     """Keep the exporter's and quantizer's step-by-step notes and warnings out of the log."""
     loggers = [logging.getLogger(name) for name in CHATTY_LOGGERS]
     levels = [logger.level for logger in loggers]
-    root_filter = _DropRootInfo()
+    root_filter = _DropRootNotes()
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     logging.getLogger().addFilter(root_filter)
@@ -120,7 +120,7 @@ def model_features(model: Any, texts: list[str]) -> dict[str, Any]:
     return features
 
 
-def _write_atomically(target: Path, write: Any) -> None:
+def write_atomically(target: Path, write: Any) -> None:
     """Call write(folder) on a temporary folder beside target, then rename it into place; a
     target another process finished first is kept."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +215,7 @@ def export_onnx(model: Any, target: Path) -> None:
         _write_info(folder, {"inputs": names, "quantized": False, "torch": torch.__version__})
 
     log.info("exporting the encoder to ONNX in %s", target)
-    _write_atomically(target, write)
+    write_atomically(target, write)
 
 
 def quantize_onnx(source: Path, target: Path) -> None:
@@ -247,7 +247,7 @@ def quantize_onnx(source: Path, target: Path) -> None:
         _write_info(folder, {**info, "quantized": True, "kept_float": len(keep_float)})
 
     log.info("quantizing the ONNX encoder to int8 in %s", target)
-    _write_atomically(target, write)
+    write_atomically(target, write)
 
 
 def _write_info(folder: Path, info: dict[str, Any]) -> None:
@@ -274,10 +274,12 @@ class OnnxSession:
         return output
 
 
-def load_session(folder: Path) -> OnnxSession:
+def load_session(folder: Path, threads: int = 0) -> OnnxSession:
+    """A CPU session; `threads` intra-op threads, 0 for onnxruntime's default (one per core)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     session = ort.InferenceSession(
