@@ -53,10 +53,10 @@ class Settings(BaseSettings):
         "queries wait behind at most one piece of a large ingest.",
     )
     faiss_threads: int = Field(
-        1,
+        0,
         ge=0,
-        description="OpenMP threads for one FAISS call; 1 suits a server whose concurrent "
-        "requests already fill the cores, 0 leaves FAISS's own default (all cores).",
+        description="OpenMP threads of a FAISS search of several queries; 0 means FAISS's "
+        "default (every core). A single query always runs on one thread.",
     )
     max_encode_queue: int = Field(
         256, ge=1, description="Requests that may wait for the encoder; beyond that, 429."

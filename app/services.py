@@ -3,8 +3,6 @@
 import logging
 import threading
 
-import faiss
-
 from app.config import Settings
 from app.errors import NotReady
 from app.jobs import JobRunner
@@ -13,6 +11,7 @@ from app.models.batcher import BatchingEncoder, EncodeBatcher
 from app.models.encoder import Encoder
 from app.models.registry import ModelRegistry
 from app.store.catalog import Catalog
+from app.store.vectors import set_search_threads
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class Services:
         try:
             s = self.settings
             if s.faiss_threads:
-                faiss.omp_set_num_threads(s.faiss_threads)
+                set_search_threads(s.faiss_threads)
             encoder = self._given_encoder or Encoder.from_settings(s)
             if s.encode_batching:
                 self._batcher = EncodeBatcher(

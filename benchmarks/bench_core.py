@@ -85,8 +85,7 @@ def main() -> None:
 
     # -- in-process limit: the same model and FAISS, no HTTP ----------------------------------
     settings = Settings()
-    if settings.faiss_threads:  # the service's own FAISS setting
-        faiss.omp_set_num_threads(settings.faiss_threads)
+    faiss.omp_set_num_threads(1)  # as the service runs a single query
     encoder = Encoder(settings.encoder, batch_size=settings.encode_batch_size)
     encoder.encode(texts[:64])
     ingest_s_inproc, index = in_process_ingest(encoder, texts, args.batch)

@@ -111,8 +111,8 @@ class InProcess:
 
     def __init__(self, texts: list[str], batch: int) -> None:
         settings = Settings()
-        if settings.faiss_threads:  # the service's own FAISS setting
-            faiss.omp_set_num_threads(settings.faiss_threads)
+        # As the service: one FAISS thread for one query, the setting for several.
+        self.threads = settings.faiss_threads or faiss.omp_get_max_threads()
         self.encoder = Encoder(settings.encoder, batch_size=settings.encode_batch_size)
         self.encoder.encode(texts[:64])
         self.index = faiss.IndexIDMap(faiss.IndexFlatIP(self.encoder.dimension))
@@ -124,12 +124,14 @@ class InProcess:
         self.ingest_s = time.perf_counter() - started
 
     def query(self, q: str) -> float:
+        faiss.omp_set_num_threads(1)
         started = time.perf_counter()
         self.index.search(self.encoder.encode([q]), 10)  # type: ignore[call-arg]
         return (time.perf_counter() - started) * 1000
 
     def batched_qps(self, queries: list[str], clients: int, seconds: float) -> float:
         """Queries/s when `clients` queries are encoded in one call, then searched."""
+        faiss.omp_set_num_threads(self.threads)
         done, started = 0, time.perf_counter()
         for start in range(0, len(queries), clients):
             self.index.search(self.encoder.encode(queries[start : start + clients]), 10)  # type: ignore[call-arg]

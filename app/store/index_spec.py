@@ -149,8 +149,8 @@ class IndexSpec:
 
     @property
     def exact_only(self) -> bool:
-        """True when the target is the exact index itself (plain flat)."""
-        return self.target_type == "flat" and self.options.get("quantization", "none") == "none"
+        """True when the target is the exact index itself (plain flat, or the string Flat)."""
+        return self.target_factory(1) == EXACT
 
     def describe(self) -> dict[str, Any]:
         return dict(self.options)
@@ -306,7 +306,7 @@ def _resolve_factory(
                 raise BadInput(f"index_options.{name}: applies only to an HNSW index")
     if not probe.is_trained:
         nlist = int(ivf.nlist) if ivf is not None else 1
-        least = max(nlist, PQ_CENTROIDS if "PQ" in factory.upper() else 1)
+        least = max(nlist, _pq_centroids(factory))
         enough = max(SQ8_TRAIN, POINTS_PER_CENTROID * least)
         out["threshold"] = _IntRange(least, MAX_THRESHOLD, "vectors it needs to train").check(
             "index_options.threshold", given.get("threshold", enough)
@@ -318,7 +318,30 @@ def _resolve_factory(
     return out
 
 
+FACTORY_FORM = (
+    "[IDMap,] then any of PCA<n>, PCAR<n>, OPQ<m>[_<n>], L2norm, then one of Flat, "
+    "SQ8 (or SQ4, SQ6, SQfp16), HNSW<M>[,Flat or ,SQ8], IVF<nlist>[_HNSW<M>],<codes> "
+    "where codes is Flat, SQ8, PQ<m>[x<bits>][np] or PQ<m>x4fs"
+)
+_TRANSFORM = re.compile(r"(?:PCA|PCAR|PCAW|PCAWR)(\d+)|OPQ(\d+)(?:_(\d+))?|L2norm")
+_SQ = re.compile(r"SQ(?:4|6|8|fp16)")
+_HNSW = re.compile(r"HNSW(\d+)")
+_IVF = re.compile(r"IVF(\d+)(?:_HNSW(\d+))?")
+_PQ = re.compile(r"PQ(\d+)(?:x(\d+))?(?:np)?|PQ(\d+)x4fsr?")
+
+
+def _pq_centroids(factory: str) -> int:
+    """Centroids each product quantizer in the string trains (2^bits; OPQ trains 256)."""
+    most = PQ_CENTROIDS if "OPQ" in factory else 1
+    for part in factory.split(","):
+        if p := _PQ.fullmatch(part):
+            most = max(most, 2 ** int(p.group(2) or (4 if p.group(3) else 8)))
+    return most
+
+
 def _check_factory(factory: str, dimension: int) -> None:
+    """A factory string of the supported forms, with sizes FAISS handles: FAISS aborts the
+    process on some degenerate sizes (M = 0, 0 bits, 0 dimensions) instead of raising."""
     known = ", ".join(INDEX_TYPES)
     if len(factory) > MAX_FACTORY_CHARS or not FACTORY_CHARS.fullmatch(factory):
         raise BadInput(
@@ -327,35 +350,75 @@ def _check_factory(factory: str, dimension: int) -> None:
         )
     if any(int(n) > MAX_FACTORY_NUMBER for n in re.findall(r"\d+", factory)):
         raise BadInput(f"index: numbers in a factory string must be at most {MAX_FACTORY_NUMBER}")
+    problem = _factory_problem(factory.split(","), dimension)
+    if problem:
+        raise BadInput(
+            f"index: {factory!r} is not one of {known}, nor a supported FAISS index_factory "
+            f"string ({problem}); supported: {FACTORY_FORM}"
+        )
     try:
         probe = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
     except (RuntimeError, ValueError, TypeError) as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise BadInput(
-            f"index: {factory!r} is not one of {known}, nor a FAISS index_factory string FAISS "
-            f"can build for dimension {dimension} ({reason[:160]})"
+            f"index: {factory!r} is not a FAISS index_factory string FAISS can build for "
+            f"dimension {dimension} ({reason[:160]})"
         ) from exc
-    core: Any = core_index(probe)
-    if isinstance(core, faiss.IndexHNSW):
-        storage = faiss.downcast_index(core.storage)
-        if not isinstance(storage, faiss.IndexFlat | faiss.IndexScalarQuantizer):
-            raise BadInput(
-                f"index: {factory!r}: HNSW here stores {type(storage).__name__}, which cannot "
-                "filter searches; use HNSW with Flat or SQ8 storage"
-            )
-        graph: Any = core.hnsw
-        try:
-            links = int(graph.nb_neighbors(0))  # level 0 links 2 * M neighbours
-        except RuntimeError:
-            links = 0  # M = 0: no levels at all
-        if not 2 * 4 <= links <= 2 * 128:
-            raise BadInput(f"index: {factory!r}: HNSW M must be from 4 to 128")
-    elif not isinstance(core, faiss.IndexIVF | faiss.IndexFlat | faiss.IndexScalarQuantizer):
+    core = core_index(probe)
+    filterable = faiss.IndexIVF | faiss.IndexFlat | faiss.IndexScalarQuantizer | faiss.IndexHNSW
+    if not isinstance(core, filterable):
         raise BadInput(
-            f"index: {factory!r} builds a {type(core).__name__}, which cannot filter searches; "
-            "supported: Flat, SQ (scalar quantizer), IVF (any codes) and HNSW (Flat or SQ "
-            "storage), optionally behind IDMap and transforms such as PCA or OPQ"
+            f"index: {factory!r} builds a {type(core).__name__}, which cannot filter searches"
         )
+
+
+def _factory_problem(parts: list[str], dimension: int) -> str | None:
+    """What is wrong with the components of a factory string, or None."""
+    d = dimension
+    if parts and parts[0] in ("IDMap", "IDMap2"):
+        parts = parts[1:]
+    while parts and (t := _TRANSFORM.fullmatch(parts[0])):
+        if t.group(1) is not None:  # PCA<n>
+            if not 1 <= int(t.group(1)) <= d:
+                return f"{parts[0]}: output dimension must be from 1 to {d}"
+            d = int(t.group(1))
+        elif t.group(2) is not None:  # OPQ<m>[_<n>]
+            m, out = int(t.group(2)), int(t.group(3) or d)
+            if not 1 <= out <= d or m < 1 or out % m:
+                return f"{parts[0]}: OPQ<m>_<n> needs 1 <= n <= {d} and m dividing n"
+            d = out
+        parts = parts[1:]
+    if not parts:
+        return "no index after the transforms"
+    head, rest = parts[0], parts[1:]
+    if head == "Flat" or _SQ.fullmatch(head):
+        return None if not rest else f"nothing may follow {head}"
+    if h := _HNSW.fullmatch(head):
+        if not 4 <= int(h.group(1)) <= 128:
+            return "HNSW M must be from 4 to 128"
+        if not rest or (len(rest) == 1 and (rest[0] == "Flat" or rest[0] == "SQ8")):
+            return None
+        return "HNSW<M> may be followed by Flat or SQ8 only"
+    if i := _IVF.fullmatch(head):
+        if not 1 <= int(i.group(1)) <= MAX_NLIST:
+            return f"IVF nlist must be from 1 to {MAX_NLIST}"
+        if i.group(2) is not None and not 4 <= int(i.group(2)) <= 128:
+            return "HNSW M must be from 4 to 128"
+        if len(rest) != 1:
+            return "IVF<nlist> takes one codes part: Flat, SQ8, PQ<m>..."
+        codes = rest[0]
+        if codes == "Flat" or _SQ.fullmatch(codes):
+            return None
+        if p := _PQ.fullmatch(codes):
+            m = int(p.group(1) or p.group(3))
+            bits = int(p.group(2) or 8)
+            if not 1 <= m <= d or d % m:
+                return f"PQ<m>: m must divide the dimension {d}"
+            if not 1 <= bits <= 16:
+                return "PQ<m>x<bits>: bits must be from 1 to 16"
+            return None
+        return f"{codes}: unsupported codes"
+    return f"{head}: unsupported index"
 
 
 def core_index(index: faiss.Index) -> faiss.Index:

@@ -27,6 +27,18 @@ MAGIC = b"SEMSVEC2"
 HEADER = struct.Struct("<8sqIIQQ")
 
 _NO_IDS = np.zeros(0, np.int64)
+# FAISS threads for a search of several queries. One query runs on the calling thread alone:
+# its parallel region has nothing to share out, and waking idle threads costs more than the
+# search itself on a busy machine. OpenMP keeps the setting per calling thread.
+_search_threads = faiss.omp_get_max_threads()
+
+
+def set_search_threads(threads: int) -> None:
+    """FAISS threads for searches of more than one query (the benchmark's --threads)."""
+    global _search_threads
+    _search_threads = max(1, threads)
+
+
 _faiss: Any = faiss  # the parts of FAISS its type stubs leave out
 
 
@@ -143,6 +155,7 @@ class ConcreteIndex:
             if len(self.removed):
                 selector = self._exclude_removed()
         k = max(1, min(k, max(self.size, 1)))
+        faiss.omp_set_num_threads(1 if len(queries) == 1 else _search_threads)
         if candidates == 0:
             return (
                 np.full((len(queries), k), -np.inf, np.float32),

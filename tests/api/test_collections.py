@@ -88,6 +88,20 @@ def test_auto_shows_its_threshold_and_searches_exactly_until_it_is_reached(
     assert info["index_options"] == body["index_options"] and info["index_in_use"] == "Flat"
 
 
+def test_auto_past_its_threshold_reports_the_index_it_moved_to(client: TestClient) -> None:
+    options = {"threshold": 3, "m": 8}
+    client.post("/collections", json={"name": "m", "index": "auto", "index_options": options})
+    texts = ["cats purr", "dogs bark", "rain falls", "stocks rose", "bread rises"]
+    ingest(client, "m", [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)])
+    collection = client.app.state.services.catalog.get("m")  # type: ignore[attr-defined]
+    assert collection.index_builder.wait(120)
+    info = client.get("/collections/m").json()
+    assert info["index_in_use"] == "HNSW8,Flat" and info["index_building"] is False
+    assert info["vectors"] == 5
+    hits = client.post("/collections/m/search", json={"query": "kitten", "k": 5}).json()
+    assert [h["id"] for h in hits["results"]][0] == "d0" and len(hits["results"]) == 5
+
+
 def test_a_factory_string_is_accepted(client: TestClient) -> None:
     r = client.post("/collections", json={"name": "f", "index": "IVF64,SQ8"})
     assert r.status_code == 201, r.text
@@ -102,7 +116,7 @@ def test_a_factory_string_is_accepted(client: TestClient) -> None:
         ({"index": "nope"}, ["index:", "flat, hnsw, ivf, auto"]),
         ({"index": ""}, ["index:"]),
         ({"index": 5}, ["index:"]),
-        ({"index": "NSG32,Flat"}, ["index:", "cannot filter"]),
+        ({"index": "NSG32,Flat"}, ["index:", "NSG32: unsupported index", "supported:"]),
         ({"index": "IVF99999999,Flat"}, ["index:", "65536"]),
         ({"index": "hnsw", "index_options": {"m": 1000}}, ["index_options.m", "4-128"]),
         ({"index": "hnsw", "index_options": {"nprobe": 3}}, ["index_options.nprobe", "unknown"]),

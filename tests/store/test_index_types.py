@@ -2,9 +2,11 @@
 types that train move from exact search to their index in the background; bad specs say why."""
 
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 
@@ -80,6 +82,7 @@ TYPES: list[tuple[str, dict[str, Any], str]] = [
     ("auto", {"then": "ivf", "threshold": 200, "nlist": 4}, "IVF4,Flat"),
     ("PCA64,IVF4,Flat", {"threshold": 200}, "PCA64,IVF4,Flat"),
     ("HNSW8,Flat", {}, "HNSW8,Flat"),
+    ("Flat", {}, "Flat"),
 ]
 
 
@@ -217,9 +220,7 @@ def test_an_ivf_with_automatic_nlist_is_retrained_as_it_grows(catalog: Catalog) 
     assert ids_of(c, vectors[444], 1) == ["d444"]
 
 
-def test_a_collection_without_index_options_opens_as_flat(
-    tmp_path: Path, encoder: Encoder
-) -> None:
+def test_a_collection_without_index_options_opens_as_flat(tmp_path: Path, encoder: Encoder) -> None:
     info = encoder.info
     meta = CollectionConfig("old", info.name, info.dimension, info.normalized, "flat").to_meta()
     del meta["index_options"]
@@ -230,9 +231,6 @@ def test_a_collection_without_index_options_opens_as_flat(
 
 
 def test_a_snapshot_in_the_earlier_format_still_loads(tmp_path: Path) -> None:
-    import faiss
-    import zlib
-
     vectors = clustered(30, seed=7)
     index = faiss.IndexIDMap(faiss.IndexFlatIP(DIM))
     index.add_with_ids(vectors, np.arange(30, dtype=np.int64))
@@ -247,8 +245,16 @@ def test_a_snapshot_in_the_earlier_format_still_loads(tmp_path: Path) -> None:
 # -- bad specs -----------------------------------------------------------------------------
 BAD: list[tuple[Any, Any, list[str]]] = [
     ("nope", None, ["index:", "flat, hnsw, ivf, auto", "FAISS"]),
-    ("IVF16,Flat,RFlat", None, ["index:", "IndexRefineFlat", "cannot filter"]),
-    ("PQ8x4fs", None, ["index:", "cannot filter"]),
+    ("IVF16,Flat,RFlat", None, ["index:", "IVF<nlist> takes one codes part", "supported:"]),
+    ("PQ8x4fs", None, ["index:", "PQ8x4fs: unsupported index"]),
+    # Sizes FAISS would crash the process on rather than raise.
+    ("HNSW0", None, ["index:", "HNSW M must be from 4 to 128"]),
+    ("IVF4_HNSW1,Flat", None, ["index:", "HNSW M must be from 4 to 128"]),
+    ("IVF4,PQ8x0", None, ["index:", "bits must be from 1 to 16"]),
+    ("RR0,Flat", None, ["index:", "RR0: unsupported index"]),
+    ("PCA0,Flat", None, ["index:", "output dimension must be from 1 to 384"]),
+    ("OPQ7_64,IVF4,PQ8", None, ["index:", "m dividing n"]),
+    ("IVF4,PQ7", None, ["index:", "m must divide the dimension 384"]),
     ("IVF1000000,Flat", None, ["index:", "at most 65536"]),
     ("Flat;rm", None, ["index:", "characters"]),
     ("hnsw", {"m": 2}, ["index_options.m", "allowed 4-128"]),
@@ -303,3 +309,7 @@ def test_defaults_are_filled_in_and_kept(encoder: Encoder) -> None:
     ivf = parse_index("ivf", {"quantization": "pq"}, DIM)
     assert ivf.options["pq_m"] == 48 and ivf.options["threshold"] == 10_000
     assert parse_index("IVF64,SQ8", None, DIM).options == {"nprobe": 32, "threshold": 39 * 64}
+    # A factory string that trains waits for what its quantizers need: 2^10 centroids here.
+    assert parse_index("IVF4,PQ8x10", None, DIM).options["threshold"] == 39 * 1024
+    with pytest.raises(BadInput, match="allowed 1024-"):
+        parse_index("IVF4,PQ8x10", {"threshold": 1000}, DIM)
