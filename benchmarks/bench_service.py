@@ -197,6 +197,8 @@ def main() -> None:
             )
 
             say("service: searches during an ingest")
+            one.close()  # idle through the load above: the server may have closed it
+            one = Searcher(server.port)
             during: list[float] = []
             side = verses[: args.during_ingest_docs]
             ingest = threading.Thread(
