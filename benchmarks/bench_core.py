@@ -15,18 +15,16 @@ import random
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import faiss
-import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from common import percentile  # noqa: E402
+from common import http_ingest, percentile  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.models.encoder import Encoder  # noqa: E402
@@ -42,23 +40,6 @@ def in_process_ingest(encoder: Encoder, texts: list[str], batch: int) -> tuple[f
         vectors = encoder.encode(texts[start : start + batch])
         index.add_with_ids(vectors, np.arange(start, start + len(vectors), dtype=np.int64))
     return time.perf_counter() - started, index
-
-
-def http_ingest(url: str, verses: list[dict[str, object]], batch: int, workers: int) -> float:
-    batches = [
-        [{"id": v["citation"], "text": v["text"], "metadata": {"book": v["book"]}} for v in part]
-        for part in (verses[i : i + batch] for i in range(0, len(verses), batch))
-    ]
-
-    def send(docs: list[dict[str, object]]) -> None:
-        with httpx.Client(base_url=url, timeout=300) as http:
-            r = http.post("/collections/bench/documents", json={"documents": docs})
-            r.raise_for_status()
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(send, batches))
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -99,7 +80,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data").start()
         try:
-            ingest_s_http = http_ingest(server.url, verses, args.batch, args.workers)
+            ingest_s_http = http_ingest(server.url, "bench", verses, args.batch, args.workers)
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
 
             def search(q: str) -> dict[str, Any]:

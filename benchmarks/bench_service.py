@@ -25,13 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import faiss
-import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from common import peak_rss_mib, percentile  # noqa: E402
+from common import http_ingest, peak_rss_mib, percentile  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.models.encoder import Encoder  # noqa: E402
@@ -58,23 +57,6 @@ class Searcher:
 
     def close(self) -> None:
         self.conn.close()
-
-
-def http_ingest(url: str, collection: str, verses: list[dict], batch: int, workers: int) -> float:
-    batches = [
-        [{"id": v["citation"], "text": v["text"], "metadata": {"book": v["book"]}} for v in part]
-        for part in (verses[i : i + batch] for i in range(0, len(verses), batch))
-    ]
-
-    def send(docs: list[dict]) -> None:
-        with httpx.Client(base_url=url, timeout=600) as http:
-            r = http.post(f"/collections/{collection}/documents", json={"documents": docs})
-            r.raise_for_status()
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(send, batches))
-    return time.perf_counter() - started
 
 
 def concurrent_load(

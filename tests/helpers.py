@@ -88,6 +88,13 @@ class ServerProcess:
         return self.proc.returncode if self.proc else None
 
 
+def wait_for_load_outcome(services: Any, tries: int = 600) -> None:
+    """Wait (bounded: tries x 0.1 s) until the service is ready or its start-up has failed."""
+    for _ in range(tries):
+        if services.load_error or services.wait_ready(0.1):
+            return
+
+
 def ingest(client: httpx.Client, collection: str, docs: list[dict[str, Any]]) -> list[str]:
     """POST documents and return their ids, failing the test on any error."""
     r = client.post(f"/collections/{collection}/documents", json={"documents": docs})

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.models.encoder import Encoder
-from tests.helpers import ingest
+from tests.helpers import ingest, wait_for_load_outcome
 
 STORED = [{"id": f"keep{i}", "text": f"Stored document number {i} about rivers."} for i in range(5)]
 
@@ -190,10 +190,7 @@ def test_the_service_answers_503_until_ready(tmp_path: Path) -> None:
     app = create_app(settings)
     with TestClient(app) as c:
         services = app.state.services
-        for _ in range(600):
-            if services.load_error:
-                break
-            services.wait_ready(0.1)
+        wait_for_load_outcome(services)
         assert services.load_error
         assert c.get("/health").status_code == 200
         r = c.get("/ready")

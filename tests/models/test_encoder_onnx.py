@@ -23,7 +23,7 @@ from app.models.encoder_onnx import (
     write_atomically,
 )
 from tests.conftest import make_client
-from tests.helpers import ingest, kjv_verses
+from tests.helpers import ingest, kjv_verses, wait_for_load_outcome
 
 VERSES = [v["text"] for v in kjv_verses(120)]
 QUERIES = [
@@ -232,10 +232,7 @@ def test_without_the_extra_ready_reports_why(tmp_path: Path) -> None:
     app = create_app(settings)
     with TestClient(app) as c:
         services = app.state.services
-        for _ in range(600):
-            if services.load_error:
-                break
-            services.wait_ready(0.1)
+        wait_for_load_outcome(services)
         r = c.get("/ready")
         assert r.status_code == 503, r.text
         message = r.json()["error"]["message"]
