@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         "'onnx-int8' (the same, with its weights dynamically quantized to int8). The onnx "
         "backends need the optional extra: pip install 'semsearch[onnx]'.",
     )
+    encoder_threads: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="CPU threads one encoder call uses: torch's intra-op threads (process-wide, "
+        "so the other torch models share it) or ONNX Runtime's; 0 means one per core.",
+    )
     encode_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encoder call.")
     encode_batching: bool = Field(
         True,
@@ -45,12 +52,13 @@ class Settings(BaseSettings):
     encode_max_wait_ms: float = Field(
         2.0, ge=0, le=1000, description="Longest wait for more requests to join a batch."
     )
-    encode_bulk_piece: int = Field(
-        32,
-        ge=1,
-        le=4096,
-        description="Requests with more texts than this are encoded in pieces of this size, so "
-        "queries wait behind at most one piece of a large ingest.",
+    encode_piece_ms: float = Field(
+        40.0,
+        gt=0,
+        le=60_000,
+        description="Requests that would keep the encoder busy longer than this (ingests) are "
+        "encoded in pieces of about this duration, longest texts first, and queries go ahead "
+        "of the next piece: a search waits behind at most about one piece of an ingest.",
     )
     faiss_threads: int = Field(
         0,

@@ -56,7 +56,7 @@ class Services:
                     max_batch=s.encode_max_batch,
                     max_wait_s=s.encode_max_wait_ms / 1000,
                     max_queue=s.max_encode_queue,
-                    bulk_piece=s.encode_bulk_piece,
+                    piece_ms=s.encode_piece_ms,
                     observer=observe_encoder_batch,
                 )
                 encoder = BatchingEncoder(encoder, self._batcher)

@@ -62,7 +62,7 @@ def main() -> None:
         started = time.perf_counter()
         encoders[backend] = Encoder(
             settings.encoder, batch_size=args.batch, backend=backend,
-            cache_dir=settings.model_cache_dir, onnx_threads=args.threads,
+            cache_dir=settings.model_cache_dir, threads=args.threads,
         )  # fmt: skip
         print(f"loaded {backend:<9} in {time.perf_counter() - started:6.1f} s", flush=True)
     texts = [str(v["text"]) for v in kjv_verses(args.texts)]

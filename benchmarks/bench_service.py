@@ -144,13 +144,23 @@ def main() -> None:
     parser.add_argument(
         "--during-ingest-docs", type=int, default=4000, help="verses re-ingested meanwhile"
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the service, e.g. SEMSEARCH_ENCODE_PIECE_MS=20 (repeatable)",
+    )
     args = parser.parse_args()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
 
     verses = kjv_verses(args.docs)
     texts = [str(v["text"]) for v in verses]
     rng = random.Random(11)
     queries = [" ".join(t.split()[:6]) for t in rng.sample(texts, min(len(texts), 2000))]
     print(f"corpus: {len(verses)} King James verses; {args.clients} clients; cpus {os.cpu_count()}")
+    if server_env:
+        print(f"service settings: {server_env}")
 
     say("in-process limit: ingest")
     limit = InProcess(texts, args.batch)
@@ -158,7 +168,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        server = ServerProcess(data).start()
+        server = ServerProcess(data, env=server_env).start()
         assert server.proc is not None
         try:
             say("service: ingest over HTTP")
@@ -202,7 +212,7 @@ def main() -> None:
             server.stop()
 
         say(f"service with batching off: {args.clients} clients")
-        off = ServerProcess(data, env={"SEMSEARCH_ENCODE_BATCHING": "false"}).start()
+        off = ServerProcess(data, env={**server_env, "SEMSEARCH_ENCODE_BATCHING": "false"}).start()
         try:
             qps_off, lat_off = concurrent_load(
                 lambda: Searcher(off.port), queries, args.clients, args.per_client, args.seconds

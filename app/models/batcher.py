@@ -1,12 +1,20 @@
-"""Gathers concurrent encode calls into one encoder call.
+"""Gathers concurrent encode calls into one encoder call, and cuts large ones into short pieces.
 
 One worker thread owns the encoder. Small requests (queries, small ingests, /embed of a few
 texts) wait in the interactive queue; whatever is waiting when the worker is free, up to
-`max_batch` texts, goes into one call. When the previous call gathered several requests, the
-worker first waits up to `max_wait_s` for more to arrive; a lone client never waits.
-Large requests are cut into pieces of `bulk_piece` texts that go one at a time through the bulk
-queue, so a query never waits behind more than one piece of an ingest. The queue is bounded:
-beyond `max_queue` waiting requests a new one is refused with Overloaded (429), never queued.
+`max_batch` texts, goes into one call. When fewer requests are waiting than the previous call
+served, the worker first waits up to `max_wait_s` for the others: clients answered together
+tend to come back together. A lone client never waits.
+
+A request whose texts would take longer than `piece_ms` to encode goes to the bulk queue. Its
+texts are sorted longest first (so each piece pads little, as sentence-transformers does within
+a call) and encoded a piece at a time, each piece sized to take about `piece_ms`; interactive
+requests go ahead of the next piece, so a query waits behind at most about one piece. The
+encoder's cost per character is learned from the pieces it encodes, so the pieces keep their
+duration on any machine and with any model.
+
+The queue is bounded: beyond `max_queue` waiting requests a new one is refused with Overloaded
+(429); an admitted request is never refused half-way.
 """
 
 import logging
@@ -27,12 +35,39 @@ BatchObserver = Callable[[int, int], None]
 """Called after each encoder call with (texts in the call, texts still waiting)."""
 
 
+class EncodeCost:
+    """Milliseconds of encoder time per character, learned from what the encoder did.
+
+    Each observation is a whole call (its fixed overhead included), so small pieces measure a
+    little dearer per character and the pieces settle where they really take `piece_ms`."""
+
+    def __init__(self, ms_per_char: float, learn: bool = True, smoothing: float = 0.3) -> None:
+        self.ms_per_char = ms_per_char
+        self.learn = learn
+        self.smoothing = smoothing
+
+    def estimate_ms(self, chars: int) -> float:
+        return chars * self.ms_per_char
+
+    def observe(self, chars: int, ms: float) -> None:
+        if self.learn and chars > 0:
+            seen = ms / chars
+            self.ms_per_char += self.smoothing * (seen - self.ms_per_char)
+
+
 @dataclass(eq=False)
 class _Request:
     texts: list[str]
     done: threading.Event = field(default_factory=threading.Event)
     vectors: np.ndarray | None = None
     error: BaseException | None = None
+    # Bulk requests only: the order their texts are encoded in, and how far the worker got.
+    order: np.ndarray | None = None
+    cursor: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.texts) - self.cursor
 
 
 class EncodeBatcher:
@@ -45,17 +80,22 @@ class EncodeBatcher:
         max_batch: int = 64,
         max_wait_s: float = 0.002,
         max_queue: int = 256,
-        bulk_piece: int = 32,
+        piece_ms: float = 50.0,
+        cost: EncodeCost | None = None,
         retry_after_s: int = 1,
         observer: BatchObserver | None = None,
     ) -> None:
-        if max_batch < 1 or bulk_piece < 1 or max_queue < 1 or max_wait_s < 0:
-            raise ValueError("max_batch, bulk_piece and max_queue must be >= 1, max_wait_s >= 0")
+        if max_batch < 1 or max_queue < 1 or max_wait_s < 0 or piece_ms <= 0:
+            raise ValueError(
+                "max_batch and max_queue must be >= 1, max_wait_s >= 0 and piece_ms > 0"
+            )
         self._encode = encode
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
-        self.bulk_piece = bulk_piece
+        self.piece_ms = piece_ms
+        # A cautious first guess (a small model on a slow core); the first pieces correct it.
+        self.cost = cost or EncodeCost(ms_per_char=0.1)
         self.retry_after_s = retry_after_s
         self._observer = observer
         self._interactive: deque[_Request] = deque()
@@ -75,34 +115,24 @@ class EncodeBatcher:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts, sharing encoder calls with concurrent callers. Blocks the caller."""
-        if len(texts) <= self.bulk_piece:
-            return self._wait(self._submit(texts, self._interactive, admitted=False))
-        pieces = []
-        for start in range(0, len(texts), self.bulk_piece):
-            piece = texts[start : start + self.bulk_piece]
-            # Only the first piece can be refused: a request once admitted runs to its end.
-            pieces.append(self._wait(self._submit(piece, self._bulk, admitted=start > 0)))
-        return np.concatenate(pieces)
-
-    def _submit(self, texts: list[str], queue: deque[_Request], admitted: bool) -> _Request:
         request = _Request(list(texts))
+        chars = sum(len(t) for t in texts)
+        bulk = len(texts) > 1 and self.cost.estimate_ms(chars) > self.piece_ms
+        if bulk:
+            request.order = np.argsort([-len(t) for t in texts], kind="stable")
         with self._cond:
             if self._closed:
                 raise ServiceError("the encoder is shutting down")
             waiting = len(self._interactive) + len(self._bulk)
-            if not admitted and waiting >= self.max_queue:
+            if waiting >= self.max_queue:
                 raise Overloaded(
                     f"encoder queue: {waiting} requests are waiting and max_encode_queue is "
                     f"{self.max_queue}; retry shortly",
                     headers={"Retry-After": str(self.retry_after_s)},
                 )
-            queue.append(request)
+            (self._bulk if bulk else self._interactive).append(request)
             self._waiting_texts += len(request.texts)
             self._cond.notify()
-        return request
-
-    @staticmethod
-    def _wait(request: _Request) -> np.ndarray:
         request.done.wait()
         if request.error is not None:
             raise request.error
@@ -110,53 +140,110 @@ class EncodeBatcher:
         return request.vectors
 
     # -- the worker ----------------------------------------------------------------------------
-    def _take(self) -> list[_Request] | None:
-        """The next batch: interactive requests first (gathered), else one bulk piece."""
+    def _take(self) -> tuple[list[_Request], list[str], slice | None] | None:
+        """The next call: (requests served, texts to encode, the bulk piece's span or None).
+
+        Interactive requests come first, gathered; otherwise the next piece of the oldest
+        bulk request."""
         with self._cond:
             while not self._interactive and not self._bulk:
                 if self._closed:
                     return None
                 self._cond.wait()
-            if not self._interactive:
-                batch = [self._bulk.popleft()]
+            if self._interactive:
+                batch = self._gather()
+                texts = [t for request in batch for t in request.texts]
+                span = None
             else:
-                batch, size = [], 0
-                # Wait for company only when the last call had some: a lone client never waits.
-                wait_s = self.max_wait_s if self._last_requests > 1 else 0.0
-                deadline = time.monotonic() + wait_s
-                while True:
-                    while self._interactive and (
-                        size + len(self._interactive[0].texts) <= self.max_batch or not batch
-                    ):
-                        request = self._interactive.popleft()
-                        batch.append(request)
-                        size += len(request.texts)
-                    remaining = deadline - time.monotonic()
-                    if size >= self.max_batch or self._interactive or remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-            self._waiting_texts -= sum(len(r.texts) for r in batch)
+                batch = [self._bulk[0]]
+                span = self._next_piece(batch[0])
+                assert batch[0].order is not None
+                texts = [batch[0].texts[i] for i in batch[0].order[span]]
+                batch[0].cursor = span.stop
+                if batch[0].remaining == 0:
+                    self._bulk.popleft()
+            self._waiting_texts -= len(texts)
             self._last_requests = len(batch)
-            return batch
+            return batch, texts, span
+
+    def _gather(self) -> list[_Request]:
+        """Interactive requests up to max_batch texts, waiting for company when it is likely.
+        Called with the lock held."""
+        batch: list[_Request] = []
+        size = 0
+        # Expect the company of the last call: concurrent clients whose replies went out
+        # together come back together. A lone client (last call: one request) never waits.
+        expected = self._last_requests
+        deadline = time.monotonic() + self.max_wait_s
+        while True:
+            while self._interactive and (
+                size + len(self._interactive[0].texts) <= self.max_batch or not batch
+            ):
+                request = self._interactive.popleft()
+                batch.append(request)
+                size += len(request.texts)
+            remaining = deadline - time.monotonic()
+            if size >= self.max_batch or self._interactive or remaining <= 0:
+                return batch
+            if len(batch) >= expected:
+                return batch
+            self._cond.wait(remaining)
+
+    def _next_piece(self, request: _Request) -> slice:
+        """The longest run of the request's next texts (in encoding order) that fits piece_ms,
+        at least one text and at most max_batch."""
+        assert request.order is not None
+        start = stop = request.cursor
+        chars = 0
+        while stop < len(request.texts) and stop - start < self.max_batch:
+            more = len(request.texts[request.order[stop]])
+            if stop > start and self.cost.estimate_ms(chars + more) > self.piece_ms:
+                break
+            chars += more
+            stop += 1
+        return slice(start, stop)
 
     def _serve(self) -> None:
-        while (batch := self._take()) is not None:
-            texts = [t for request in batch for t in request.texts]
+        while (taken := self._take()) is not None:
+            batch, texts, span = taken
+            started = time.perf_counter()
             try:
                 vectors = self._encode(texts)
-            except BaseException as exc:  # every waiting caller gets the failure
+            except BaseException as exc:  # every caller in the call gets the failure
                 log.exception("encoder call of %d texts failed", len(texts))
-                for request in batch:
-                    request.error = exc
-                    request.done.set()
+                self._fail(batch, exc)
                 continue
-            start = 0
-            for request in batch:
-                request.vectors = vectors[start : start + len(request.texts)]
-                start += len(request.texts)
-                request.done.set()
+            if span is not None:
+                self.cost.observe(sum(len(t) for t in texts), (time.perf_counter() - started) * 1e3)
+                self._store_piece(batch[0], span, vectors)
+            else:
+                start = 0
+                for request in batch:
+                    request.vectors = vectors[start : start + len(request.texts)]
+                    start += len(request.texts)
+                    request.done.set()
             if self._observer is not None:
                 self._observer(len(texts), self._waiting_texts)
+
+    @staticmethod
+    def _store_piece(request: _Request, span: slice, vectors: np.ndarray) -> None:
+        assert request.order is not None
+        if request.vectors is None:
+            request.vectors = np.empty((len(request.texts), vectors.shape[1]), vectors.dtype)
+        request.vectors[request.order[span]] = vectors
+        if span.stop == len(request.texts):
+            request.done.set()
+
+    def _fail(self, batch: list[_Request], exc: BaseException) -> None:
+        with self._cond:
+            for request in batch:
+                if request.order is not None and request.remaining:  # drop its other pieces
+                    self._waiting_texts -= request.remaining
+                    request.cursor = len(request.texts)
+                    if request in self._bulk:
+                        self._bulk.remove(request)
+                request.error = exc
+                request.done.set()
 
     def close(self) -> None:
         """Finish what is queued, then stop the worker."""

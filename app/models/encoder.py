@@ -55,8 +55,8 @@ class Encoder:
     """Wraps one SentenceTransformer: encodes to float32 unit vectors, chunks by its tokenizer.
 
     With backend "onnx" or "onnx-int8" the same model's ONNX export (made once, kept in
-    `cache_dir`) computes the embeddings, on `onnx_threads` threads (0: one per core);
-    tokenizing, chunking and everything else is the same.
+    `cache_dir`) computes the embeddings; tokenizing, chunking and everything else is the same.
+    `threads` (0: one per core) is how many CPU threads one call uses.
     The vectors agree closely with torch's (cosine 0.9999 for onnx, about 0.99 for onnx-int8),
     so the name (what a collection records) is the model's whatever the backend."""
 
@@ -67,7 +67,7 @@ class Encoder:
         batch_size: int = 64,
         backend: str = "torch",
         cache_dir: Path | None = None,
-        onnx_threads: int = 0,
+        threads: int = 0,
     ) -> None:
         check_backend(backend, device)
         if backend != "torch":
@@ -76,6 +76,11 @@ class Encoder:
             import_onnx_packages(backend, ("onnxruntime",))
         from sentence_transformers import SentenceTransformer
 
+        if threads and backend == "torch":
+            import torch
+
+            # Process-wide: torch has one pool of intra-op threads for every model.
+            torch.set_num_threads(threads)
         self.name = name
         self.backend = backend
         self.batch_size = batch_size
@@ -89,7 +94,7 @@ class Encoder:
             folder = prepare_onnx(
                 self._model, cache_dir or Settings().model_cache_dir, name, path, backend
             )
-            self._onnx = load_session(folder, onnx_threads)
+            self._onnx = load_session(folder, threads)
             log.info("encoder %s runs on ONNX Runtime from %s", name, folder)
         dimension = self._model.get_embedding_dimension()
         if dimension is None:
@@ -106,6 +111,7 @@ class Encoder:
             settings.encode_batch_size,
             settings.encoder_backend,
             settings.model_cache_dir,
+            settings.encoder_threads,
         )
 
     @property

@@ -22,7 +22,7 @@ def small_queue_client(tmp_path: Path, encoder: Encoder) -> Iterator[TestClient]
         data_dir=tmp_path / "data",
         snapshot_interval_s=3600,
         max_encode_queue=1,
-        encode_bulk_piece=32,
+        encode_piece_ms=40,
         encode_max_wait_ms=0,
     )
     yield from make_client(settings, encoder)

@@ -2,13 +2,14 @@
 and a full queue refuses with 429 instead of growing."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from app.errors import Overloaded
-from app.models.batcher import BatchingEncoder, EncodeBatcher
+from app.models.batcher import BatchingEncoder, EncodeBatcher, EncodeCost
 from app.models.encoder import Encoder
 
 QUERIES = [
@@ -41,8 +42,14 @@ def test_concurrent_queries_share_one_encoder_call_and_get_their_own_vectors(
     encoder: Encoder,
 ) -> None:
     recorder = Recorder()
-    batcher = EncodeBatcher(encoder.encode, max_batch=len(QUERIES), bulk_piece=4, observer=recorder)
     busy = [" ".join(QUERIES * 8)] * 8  # two pieces of long texts keep the worker busy meanwhile
+    batcher = EncodeBatcher(
+        encoder.encode,
+        max_batch=len(QUERIES),
+        piece_ms=4 * len(busy[0]),
+        cost=EncodeCost(ms_per_char=1.0, learn=False),
+        observer=recorder,
+    )
     try:
         with ThreadPoolExecutor(len(QUERIES) + 1) as pool:
             ingest = pool.submit(batcher.encode, busy)
@@ -58,16 +65,73 @@ def test_concurrent_queries_share_one_encoder_call_and_get_their_own_vectors(
     assert cosines(gathered, alone).min() > 0.9999
 
 
-def test_a_large_request_is_encoded_in_pieces_with_the_same_vectors(encoder: Encoder) -> None:
-    recorder = Recorder()
-    texts = [f"{q} (verse {i})" for i, q in enumerate(QUERIES * 5)]
-    batcher = EncodeBatcher(encoder.encode, bulk_piece=16, observer=recorder)
+class RecordingEncode:
+    """The real encoder, remembering the texts of every call."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.calls: list[list[str]] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return self.encoder.encode(texts)
+
+
+def test_a_large_request_is_encoded_longest_first_in_pieces_with_the_same_vectors(
+    encoder: Encoder,
+) -> None:
+    texts = [f"{q} (verse {i})" + " amen" * (i % 7) for i, q in enumerate(QUERIES * 5)]
+    recording = RecordingEncode(encoder)
+    piece_chars = 300
+    batcher = EncodeBatcher(
+        recording, piece_ms=piece_chars, cost=EncodeCost(ms_per_char=1.0, learn=False)
+    )
     try:
         vectors = batcher.encode(texts)
     finally:
         batcher.close()
-    assert recorder.sizes == [16, 16, 8]
-    assert cosines(vectors, encoder.encode(texts)).min() > 0.9999
+    assert len(recording.calls) > 1
+    assert sorted(t for call in recording.calls for t in call) == sorted(texts)
+    encoded = [t for call in recording.calls for t in call]
+    assert [len(t) for t in encoded] == sorted((len(t) for t in texts), reverse=True)
+    for call in recording.calls:  # each piece fits its time, or is a single text
+        assert len(call) == 1 or sum(len(t) for t in call) <= piece_chars
+    assert cosines(vectors, encoder.encode(texts)).min() > 0.9999  # in the caller's order
+
+
+def test_a_request_that_fits_one_piece_is_encoded_whole() -> None:
+    gate = GatedEncode()
+    gate.release.set()
+    batcher = EncodeBatcher(gate, piece_ms=100, cost=EncodeCost(ms_per_char=1.0, learn=False))
+    try:
+        assert batcher.encode(["short", "longer text", "mid"]).ravel().tolist() == [5, 11, 3]
+    finally:
+        batcher.close()
+    assert gate.calls == [["short", "longer text", "mid"]]
+
+
+def test_the_cost_per_character_is_learned_from_the_pieces() -> None:
+    cost = EncodeCost(ms_per_char=0.1)
+    for _ in range(30):  # pieces of 500 characters that take 10 ms
+        cost.observe(500, 10.0)
+    assert cost.estimate_ms(500) == pytest.approx(10.0, rel=0.01)
+    fixed = EncodeCost(ms_per_char=0.1, learn=False)
+    fixed.observe(500, 10.0)
+    assert fixed.estimate_ms(500) == pytest.approx(50.0)
+
+
+def test_pieces_take_about_piece_ms_once_the_cost_is_learned(encoder: Encoder) -> None:
+    texts = [f"{q}, said the preacher in verse {i}" for i, q in enumerate(QUERIES * 30)]
+    recording = RecordingEncode(encoder)
+    cost = EncodeCost(ms_per_char=1000.0)  # far too dear: the first pieces are single texts
+    batcher = EncodeBatcher(recording, piece_ms=2000, cost=cost)
+    try:
+        batcher.encode(texts)
+    finally:
+        batcher.close()
+    assert len(recording.calls[0]) == 1
+    assert cost.ms_per_char < 100.0  # corrected by what the encoder really took
+    assert max(len(call) for call in recording.calls) > 1
 
 
 def test_the_batching_encoder_is_the_same_model_for_everything_else(encoder: Encoder) -> None:
@@ -125,9 +189,53 @@ def test_a_full_queue_refuses_new_requests_with_retry_after() -> None:
         pool.shutdown()
 
 
+def test_requests_answered_together_are_gathered_together_again() -> None:
+    gate = GatedEncode()
+    batcher = EncodeBatcher(gate, max_wait_s=5)
+    pool = ThreadPoolExecutor(4)
+    try:
+        first = pool.submit(batcher.encode, ["a"])
+        assert gate.started.wait(5)
+        together = [pool.submit(batcher.encode, [t]) for t in ("b", "c", "d")]
+        for _ in range(200):
+            if batcher.queued_texts == 3:
+                break
+            threading.Event().wait(0.01)
+        gate.release.set()
+        first.result(5)
+        [f.result(5) for f in together]
+        assert gate.calls[-1] == ["b", "c", "d"]
+        # The next round trickles in: the worker waits for the three it served last time.
+        late = [pool.submit(batcher.encode, ["e"])]
+        threading.Event().wait(0.1)
+        late += [pool.submit(batcher.encode, [t]) for t in ("f", "g")]
+        [f.result(10) for f in late]
+        assert sorted(gate.calls[-1]) == ["e", "f", "g"]
+    finally:
+        gate.release.set()
+        batcher.close()
+        pool.shutdown()
+
+
+def test_a_lone_client_does_not_wait_for_company() -> None:
+    gate = GatedEncode()
+    gate.release.set()
+    batcher = EncodeBatcher(gate, max_wait_s=30)
+    try:
+        started = time.monotonic()
+        for text in ("one", "two", "three"):
+            batcher.encode([text])
+        assert time.monotonic() - started < 10  # far below one wait of 30 s
+    finally:
+        batcher.close()
+    assert gate.calls == [["one"], ["two"], ["three"]]
+
+
 def test_queries_are_served_before_the_next_piece_of_an_ingest() -> None:
     gate = GatedEncode()
-    batcher = EncodeBatcher(gate, bulk_piece=2, max_wait_s=0)
+    batcher = EncodeBatcher(
+        gate, piece_ms=4, max_wait_s=0, cost=EncodeCost(ms_per_char=1.0, learn=False)
+    )
     pool = ThreadPoolExecutor(2)
     try:
         ingest = pool.submit(batcher.encode, ["a1", "a2", "a3", "a4"])
@@ -162,6 +270,26 @@ def test_an_encoder_failure_reaches_the_caller_and_the_worker_goes_on() -> None:
         batcher.close()
 
 
+def test_a_failed_piece_fails_its_request_and_the_worker_goes_on() -> None:
+    def encode(texts: list[str]) -> np.ndarray:
+        if "bad" in texts:
+            raise RuntimeError("cannot encode")
+        return np.ones((len(texts), 1), dtype=np.float32)
+
+    batcher = EncodeBatcher(
+        encode, piece_ms=3, max_wait_s=0, cost=EncodeCost(ms_per_char=1.0, learn=False)
+    )
+    try:
+        with pytest.raises(RuntimeError, match="cannot encode"):
+            batcher.encode(["ok", "bad", "ok", "ok"])
+        assert batcher.queued_texts == 0
+        assert batcher.encode(["good", "also"]).shape == (2, 1)
+    finally:
+        batcher.close()
+
+
 def test_invalid_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         EncodeBatcher(lambda texts: np.zeros((0, 1)), max_batch=0)
+    with pytest.raises(ValueError, match="piece_ms"):
+        EncodeBatcher(lambda texts: np.zeros((0, 1)), piece_ms=0)
