@@ -37,8 +37,18 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=1024,
-        description="CPU threads one encoder call uses: torch's intra-op threads (process-wide, "
-        "so the other torch models share it) or ONNX Runtime's; 0 means one per core.",
+        description="CPU threads of an encoder call: torch's intra-op threads (process-wide, "
+        "shared by every torch model) or ONNX Runtime's; 0 means one per core. With request "
+        "batching this applies to the pieces of large requests while no query waits.",
+    )
+    encoder_query_threads: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="torch threads of the encoder calls that requests wait on (queries, small "
+        "ingests, /embed) when request batching is on; 0 means one per core. 1 keeps query "
+        "latency steady on a machine whose cores other work also uses: a call spread over "
+        "several threads stalls whenever another thread holds one of its cores.",
     )
     encode_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encoder call.")
     encode_batching: bool = Field(
@@ -53,12 +63,20 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="Longest wait for more requests to join a batch."
     )
     encode_piece_ms: float = Field(
-        40.0,
+        30.0,
         gt=0,
         le=60_000,
         description="Requests that would keep the encoder busy longer than this (ingests) are "
-        "encoded in pieces of about this duration, longest texts first, and queries go ahead "
-        "of the next piece: a search waits behind at most about one piece of an ingest.",
+        "encoded in pieces, longest texts first, and queries go ahead of the next piece. While "
+        "queries are coming, a piece takes about this long, so a search waits behind at most "
+        "about one piece of an ingest.",
+    )
+    encode_quiet_piece_ms: float = Field(
+        200.0,
+        gt=0,
+        le=60_000,
+        description="Duration of an ingest piece when no query came in the last second: "
+        "larger pieces encode faster, and no one waits behind them.",
     )
     faiss_threads: int = Field(
         0,

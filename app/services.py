@@ -57,7 +57,11 @@ class Services:
                     max_wait_s=s.encode_max_wait_ms / 1000,
                     max_queue=s.max_encode_queue,
                     piece_ms=s.encode_piece_ms,
+                    quiet_piece_ms=s.encode_quiet_piece_ms,
                     observer=observe_encoder_batch,
+                    set_threads=encoder.use_threads,
+                    bulk_threads=s.encoder_threads,
+                    query_threads=s.encoder_query_threads,
                 )
                 encoder = BatchingEncoder(encoder, self._batcher)
             catalog = Catalog(s.data_dir, encoder)

@@ -159,8 +159,7 @@ def main() -> None:
     rng = random.Random(11)
     queries = [" ".join(t.split()[:6]) for t in rng.sample(texts, min(len(texts), 2000))]
     print(f"corpus: {len(verses)} King James verses; {args.clients} clients; cpus {os.cpu_count()}")
-    if server_env:
-        print(f"service settings: {server_env}")
+    print(f"service settings: {server_env}")
 
     say("in-process limit: ingest")
     limit = InProcess(texts, args.batch)

@@ -8,10 +8,12 @@ tend to come back together. A lone client never waits.
 
 A request whose texts would take longer than `piece_ms` to encode goes to the bulk queue. Its
 texts are sorted longest first (so each piece pads little, as sentence-transformers does within
-a call) and encoded a piece at a time, each piece sized to take about `piece_ms`; interactive
-requests go ahead of the next piece, so a query waits behind at most about one piece. The
-encoder's cost per character is learned from the pieces it encodes, so the pieces keep their
-duration on any machine and with any model.
+a call) and encoded a piece at a time; interactive requests go ahead of the next piece. While
+queries are coming, each piece is sized to take about `piece_ms`, so a query waits behind at
+most about one short piece; when none has come for `quiet_after_s`, pieces grow to
+`quiet_piece_ms`, which encode faster (an encoder call has a fixed cost). The encoder's cost
+per character is learned from the pieces it encodes, so the pieces keep their duration on any
+machine and with any model.
 
 The queue is bounded: beyond `max_queue` waiting requests a new one is refused with Overloaded
 (429); an admitted request is never refused half-way.
@@ -80,24 +82,37 @@ class EncodeBatcher:
         max_batch: int = 64,
         max_wait_s: float = 0.002,
         max_queue: int = 256,
-        piece_ms: float = 50.0,
+        piece_ms: float = 30.0,
+        quiet_piece_ms: float = 200.0,
+        quiet_after_s: float = 1.0,
         cost: EncodeCost | None = None,
         retry_after_s: int = 1,
         observer: BatchObserver | None = None,
+        set_threads: Callable[[int], None] | None = None,
+        bulk_threads: int = 0,
+        query_threads: int = 0,
     ) -> None:
-        if max_batch < 1 or max_queue < 1 or max_wait_s < 0 or piece_ms <= 0:
+        if max_batch < 1 or max_queue < 1 or max_wait_s < 0 or min(piece_ms, quiet_piece_ms) <= 0:
             raise ValueError(
-                "max_batch and max_queue must be >= 1, max_wait_s >= 0 and piece_ms > 0"
+                "max_batch and max_queue must be >= 1, max_wait_s >= 0, piece_ms and "
+                "quiet_piece_ms > 0"
             )
         self._encode = encode
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self.piece_ms = piece_ms
+        self.quiet_piece_ms = quiet_piece_ms
+        self.quiet_after_s = quiet_after_s
+        self._last_interactive = float("-inf")
         # A cautious first guess (a small model on a slow core); the first pieces correct it.
         self.cost = cost or EncodeCost(ms_per_char=0.1)
         self.retry_after_s = retry_after_s
         self._observer = observer
+        self._set_threads = set_threads
+        self.bulk_threads = bulk_threads
+        self.query_threads = query_threads
+        self._threads_now: int | None = None
         self._interactive: deque[_Request] = deque()
         self._bulk: deque[_Request] = deque()
         self._waiting_texts = 0
@@ -151,6 +166,7 @@ class EncodeBatcher:
                     return None
                 self._cond.wait()
             if self._interactive:
+                self._last_interactive = time.monotonic()
                 batch = self._gather()
                 texts = [t for request in batch for t in request.texts]
                 span = None
@@ -190,14 +206,18 @@ class EncodeBatcher:
             self._cond.wait(remaining)
 
     def _next_piece(self, request: _Request) -> slice:
-        """The longest run of the request's next texts (in encoding order) that fits piece_ms,
-        at least one text and at most max_batch."""
+        """The longest run of the request's next texts (in encoding order) that fits the piece
+        budget, at least one text and at most max_batch. The budget is piece_ms while queries
+        are coming (one came within quiet_after_s), else quiet_piece_ms: larger pieces encode
+        faster, and no one is waiting behind them."""
         assert request.order is not None
+        busy = time.monotonic() - self._last_interactive < self.quiet_after_s
+        budget = self.piece_ms if busy else self.quiet_piece_ms
         start = stop = request.cursor
         chars = 0
         while stop < len(request.texts) and stop - start < self.max_batch:
             more = len(request.texts[request.order[stop]])
-            if stop > start and self.cost.estimate_ms(chars + more) > self.piece_ms:
+            if stop > start and self.cost.estimate_ms(chars + more) > budget:
                 break
             chars += more
             stop += 1
@@ -206,6 +226,7 @@ class EncodeBatcher:
     def _serve(self) -> None:
         while (taken := self._take()) is not None:
             batch, texts, span = taken
+            self._choose_threads(bulk=span is not None and not self._interactive)
             started = time.perf_counter()
             try:
                 vectors = self._encode(texts)
@@ -224,6 +245,18 @@ class EncodeBatcher:
                     request.done.set()
             if self._observer is not None:
                 self._observer(len(texts), self._waiting_texts)
+
+    def _choose_threads(self, bulk: bool) -> None:
+        """Pieces of large requests with no query waiting run on bulk_threads; calls that
+        requests wait on run on query_threads. (A call spread over several threads pays for
+        waking them at each of the model's many small operations, and stalls whenever another
+        thread holds one of its cores.)"""
+        if self._set_threads is None:
+            return
+        wanted = self.bulk_threads if bulk else self.query_threads
+        if wanted != self._threads_now:
+            self._set_threads(wanted)
+            self._threads_now = wanted
 
     @staticmethod
     def _store_piece(request: _Request, span: slice, vectors: np.ndarray) -> None:

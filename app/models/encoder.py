@@ -36,6 +36,10 @@ class EncoderInfo:
     normalized: bool
 
 
+_torch_default_threads: list[int] = []
+"""torch's own thread count, read before the first change."""
+
+
 def check_backend(backend: str, device: str) -> None:
     """Refuse an unknown backend, or an onnx one on a device other than the CPU."""
     choices = get_args(EncoderBackend)
@@ -76,11 +80,6 @@ class Encoder:
             import_onnx_packages(backend, ("onnxruntime",))
         from sentence_transformers import SentenceTransformer
 
-        if threads and backend == "torch":
-            import torch
-
-            # Process-wide: torch has one pool of intra-op threads for every model.
-            torch.set_num_threads(threads)
         self.name = name
         self.backend = backend
         self.batch_size = batch_size
@@ -96,6 +95,8 @@ class Encoder:
             )
             self._onnx = load_session(folder, threads)
             log.info("encoder %s runs on ONNX Runtime from %s", name, folder)
+        elif threads:
+            self.use_threads(threads)
         dimension = self._model.get_embedding_dimension()
         if dimension is None:
             dimension = int(self._model.encode(["dimension probe"]).shape[1])
@@ -151,6 +152,18 @@ class Encoder:
             vectors[rows] = self._onnx.run(feed)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
+
+    def use_threads(self, threads: int) -> None:
+        """How many CPU threads the next torch calls use (0: torch's default, one per core).
+        Process-wide: torch has one pool of intra-op threads for every model. ONNX Runtime
+        keeps the count its session was made with."""
+        if self._onnx is not None:
+            return
+        import torch
+
+        if not _torch_default_threads:
+            _torch_default_threads.append(torch.get_num_threads())
+        torch.set_num_threads(threads or _torch_default_threads[0])
 
     def token_offsets(self, texts: list[str]) -> list[list[tuple[int, int]]]:
         """Character spans of each text's tokens (special tokens left out)."""

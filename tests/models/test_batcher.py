@@ -47,6 +47,7 @@ def test_concurrent_queries_share_one_encoder_call_and_get_their_own_vectors(
         encoder.encode,
         max_batch=len(QUERIES),
         piece_ms=4 * len(busy[0]),
+        quiet_piece_ms=4 * len(busy[0]),
         cost=EncodeCost(ms_per_char=1.0, learn=False),
         observer=recorder,
     )
@@ -84,7 +85,10 @@ def test_a_large_request_is_encoded_longest_first_in_pieces_with_the_same_vector
     recording = RecordingEncode(encoder)
     piece_chars = 300
     batcher = EncodeBatcher(
-        recording, piece_ms=piece_chars, cost=EncodeCost(ms_per_char=1.0, learn=False)
+        recording,
+        piece_ms=piece_chars,
+        quiet_piece_ms=piece_chars,
+        cost=EncodeCost(ms_per_char=1.0, learn=False),
     )
     try:
         vectors = batcher.encode(texts)
@@ -124,7 +128,7 @@ def test_pieces_take_about_piece_ms_once_the_cost_is_learned(encoder: Encoder) -
     texts = [f"{q}, said the preacher in verse {i}" for i, q in enumerate(QUERIES * 30)]
     recording = RecordingEncode(encoder)
     cost = EncodeCost(ms_per_char=1000.0)  # far too dear: the first pieces are single texts
-    batcher = EncodeBatcher(recording, piece_ms=2000, cost=cost)
+    batcher = EncodeBatcher(recording, piece_ms=2000, quiet_piece_ms=2000, cost=cost)
     try:
         batcher.encode(texts)
     finally:
@@ -234,7 +238,11 @@ def test_a_lone_client_does_not_wait_for_company() -> None:
 def test_queries_are_served_before_the_next_piece_of_an_ingest() -> None:
     gate = GatedEncode()
     batcher = EncodeBatcher(
-        gate, piece_ms=4, max_wait_s=0, cost=EncodeCost(ms_per_char=1.0, learn=False)
+        gate,
+        piece_ms=4,
+        quiet_piece_ms=4,
+        max_wait_s=0,
+        cost=EncodeCost(ms_per_char=1.0, learn=False),
     )
     pool = ThreadPoolExecutor(2)
     try:
@@ -253,6 +261,60 @@ def test_queries_are_served_before_the_next_piece_of_an_ingest() -> None:
         gate.release.set()
         batcher.close()
         pool.shutdown()
+
+
+def test_pieces_are_short_while_queries_come_and_long_when_none_do() -> None:
+    gate = GatedEncode()
+    gate.release.set()
+    batcher = EncodeBatcher(
+        gate,
+        piece_ms=4,
+        quiet_piece_ms=8,
+        quiet_after_s=60,
+        max_wait_s=0,
+        cost=EncodeCost(ms_per_char=1.0, learn=False),
+    )
+    ingest = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
+    try:
+        batcher.encode(ingest)  # no query yet: long pieces
+        batcher.encode(["query"])
+        batcher.encode(ingest)  # a query came within quiet_after_s: short pieces
+    finally:
+        batcher.close()
+    assert [len(call) for call in gate.calls] == [4, 4, 1, 2, 2, 2, 2]
+
+
+def test_ingest_pieces_run_on_bulk_threads_and_waited_on_calls_on_query_threads() -> None:
+    gate = GatedEncode()
+    chosen: list[int] = []
+    batcher = EncodeBatcher(
+        gate,
+        piece_ms=4,
+        quiet_piece_ms=4,
+        max_wait_s=0,
+        cost=EncodeCost(ms_per_char=1.0, learn=False),
+        set_threads=chosen.append,
+        bulk_threads=2,
+        query_threads=1,
+    )
+    pool = ThreadPoolExecutor(2)
+    try:
+        ingest = pool.submit(batcher.encode, ["a1", "a2", "a3", "a4", "a5", "a6"])
+        assert gate.started.wait(5)  # the first piece, nobody else waiting: bulk threads
+        query = pool.submit(batcher.encode, ["query"])
+        for _ in range(200):
+            if batcher.queued_texts == 5:
+                break
+            threading.Event().wait(0.01)
+        gate.release.set()
+        query.result(5)
+        ingest.result(5)
+    finally:
+        gate.release.set()
+        batcher.close()
+        pool.shutdown()
+    assert gate.calls == [["a1", "a2"], ["query"], ["a3", "a4"], ["a5", "a6"]]
+    assert chosen == [2, 1, 2]  # set only when it changes
 
 
 def test_an_encoder_failure_reaches_the_caller_and_the_worker_goes_on() -> None:
@@ -277,7 +339,11 @@ def test_a_failed_piece_fails_its_request_and_the_worker_goes_on() -> None:
         return np.ones((len(texts), 1), dtype=np.float32)
 
     batcher = EncodeBatcher(
-        encode, piece_ms=3, max_wait_s=0, cost=EncodeCost(ms_per_char=1.0, learn=False)
+        encode,
+        piece_ms=3,
+        quiet_piece_ms=3,
+        max_wait_s=0,
+        cost=EncodeCost(ms_per_char=1.0, learn=False),
     )
     try:
         with pytest.raises(RuntimeError, match="cannot encode"):
@@ -293,3 +359,5 @@ def test_invalid_settings_are_refused() -> None:
         EncodeBatcher(lambda texts: np.zeros((0, 1)), max_batch=0)
     with pytest.raises(ValueError, match="piece_ms"):
         EncodeBatcher(lambda texts: np.zeros((0, 1)), piece_ms=0)
+    with pytest.raises(ValueError, match="quiet_piece_ms"):
+        EncodeBatcher(lambda texts: np.zeros((0, 1)), quiet_piece_ms=0)

@@ -30,3 +30,16 @@ def test_similar_texts_score_higher_than_unrelated_ones(encoder: Encoder) -> Non
 
 def test_empty_input_gives_an_empty_matrix(encoder: Encoder) -> None:
     assert encoder.encode([]).shape == (0, 384)
+
+
+def test_the_torch_thread_count_can_be_set_and_restored(encoder: Encoder) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        encoder.use_threads(1)
+        assert torch.get_num_threads() == 1
+        assert encoder.encode(["one thread"]).shape == (1, encoder.dimension)
+    finally:
+        encoder.use_threads(0)  # back to torch's own count
+    assert torch.get_num_threads() == before
