@@ -10,6 +10,10 @@ from openai import OpenAI
 
 from tests.helpers import ServerProcess, ingest, kjv_verses
 
+# Three ingest requests of BATCH verses run while the searches do, each several encoder pieces.
+BUSY_VERSES = 400
+BATCH = 100
+
 
 def test_health_and_ready(server: ServerProcess) -> None:
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
@@ -62,17 +66,17 @@ def test_curl_style_walkthrough(server: ServerProcess) -> None:
 
 
 def test_searches_run_while_an_ingest_runs(server: ServerProcess) -> None:
-    verses = kjv_verses(1500)
+    verses = kjv_verses(BUSY_VERSES)
     with httpx.Client(base_url=server.url, timeout=60) as http:
-        ingest(http, "busy", [{"id": v["citation"], "text": v["text"]} for v in verses[:100]])
+        ingest(http, "busy", [{"id": v["citation"], "text": v["text"]} for v in verses[:BATCH]])
     done = threading.Event()
     errors: list[str] = []
 
     def writer() -> None:
         try:
             with httpx.Client(base_url=server.url, timeout=60) as http:
-                for start in range(100, len(verses), 100):
-                    batch = verses[start : start + 100]
+                for start in range(BATCH, len(verses), BATCH):
+                    batch = verses[start : start + BATCH]
                     ingest(http, "busy", [{"id": v["citation"], "text": v["text"]} for v in batch])
         except Exception as exc:  # reported below
             errors.append(repr(exc))
@@ -90,7 +94,7 @@ def test_searches_run_while_an_ingest_runs(server: ServerProcess) -> None:
             statuses.append(r.status_code)
             body: dict[str, Any] = r.json()
             hits_seen.append(len(body.get("results", [])))
-            time.sleep(0.01)
+            time.sleep(0.05)
     thread.join(timeout=300)
     assert errors == []
     assert statuses and set(statuses) == {200}

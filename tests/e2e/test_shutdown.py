@@ -1,11 +1,16 @@
-"""SIGTERM lets a request in flight finish, flushes every index snapshot and exits 0."""
+"""SIGTERM lets a request in flight finish, flushes every index snapshot and exits 0.
+
+One server, with snapshots only at shutdown, holds a collection written before the signal and
+gets the signal in the middle of an ingest into another; the tests check what it left behind."""
 
 import json
 import signal
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.store.collection import DOCSTORE_FILE, SNAPSHOT_FILE
 from app.store.docstore import DocStore
@@ -16,10 +21,18 @@ DOCUMENTS = 100
 DIMENSION = 384
 
 
-def test_sigterm_during_an_ingest_finishes_it_then_flushes_and_exits_0(
-    tmp_path: Path,
-) -> None:
-    data = tmp_path / "data"
+@dataclass
+class Shutdown:
+    data: Path
+    snapshot_before_the_signal: bool  # of the collection written before it
+    reply: httpx.Response  # to the ingest the signal landed in
+    exit_code: int
+    log: str
+
+
+@pytest.fixture(scope="module")
+def sigterm_during_an_ingest(tmp_path_factory: pytest.TempPathFactory) -> Shutdown:
+    data = tmp_path_factory.mktemp("shutdown") / "data"
     # The snapshot is written only at shutdown; the grace period outlasts a slow machine.
     env = {"SEMSEARCH_SNAPSHOT_INTERVAL_S": "3600", "SEMSEARCH_SHUTDOWN_TIMEOUT_S": "600"}
     server = ServerProcess(data, env).start()
@@ -39,19 +52,39 @@ def test_sigterm_during_an_ingest_finishes_it_then_flushes_and_exits_0(
         yield body[len(body) // 2 :]
 
     try:
-        r = httpx.post(
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            earlier = [{"id": str(i), "text": f"verse {i}"} for i in range(50)]
+            r = http.post("/collections/t/documents", json={"documents": earlier})
+            assert r.status_code == 200, r.text
+        snapshot_before = (data / "t" / SNAPSHOT_FILE).exists()
+        reply = httpx.post(
             f"{server.url}/collections/verses/documents",
             content=upload(),
             headers={"Content-Type": "application/json"},
             timeout=120,
         )
-        assert r.status_code == 200, r.text
-        assert len(r.json()["ids"]) == DOCUMENTS
-        assert proc.wait(timeout=120) == 0, server.log()
+        exit_code = proc.wait(timeout=120)
     finally:
         server.kill()
+    return Shutdown(data, snapshot_before, reply, exit_code, server.log())
 
-    folder = data / "verses"
+
+def test_sigterm_exits_cleanly_and_writes_the_snapshot(sigterm_during_an_ingest: Shutdown) -> None:
+    outcome = sigterm_during_an_ingest
+    assert not outcome.snapshot_before_the_signal
+    assert outcome.exit_code == 0, outcome.log
+    assert (outcome.data / "t" / SNAPSHOT_FILE).exists()
+
+
+def test_sigterm_during_an_ingest_finishes_it_then_flushes_and_exits_0(
+    sigterm_during_an_ingest: Shutdown,
+) -> None:
+    outcome = sigterm_during_an_ingest
+    assert outcome.reply.status_code == 200, outcome.reply.text
+    assert len(outcome.reply.json()["ids"]) == DOCUMENTS
+    assert outcome.exit_code == 0, outcome.log
+
+    folder = outcome.data / "verses"
     store = DocStore(folder / DOCSTORE_FILE, DIMENSION)
     try:
         seq, (documents, chunks) = store.last_seq(), store.count()

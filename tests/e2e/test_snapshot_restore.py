@@ -41,48 +41,41 @@ def restore_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_snapshot_then_restore_into_a_new_data_folder_serves_the_same_results(
-    tmp_path: Path,
+    server: ServerProcess, tmp_path: Path
 ) -> None:
     verses = kjv_verses(60)
     docs: list[dict[str, Any]] = [
         {"id": v["citation"], "text": v["text"], "metadata": {"book": v["book"]}} for v in verses
     ]
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    server = ServerProcess(tmp_path / "a" / "data").start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=120) as http:
-            ingest(http, "bible", docs[:50])
-            assert http.delete(f"/collections/bible/documents/{docs[0]['id']}").status_code == 204
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        ingest(http, "bible", docs[:50])
+        assert http.delete(f"/collections/bible/documents/{docs[0]['id']}").status_code == 204
 
-            for url, status, words in [
-                ("/collections/nope/snapshot", 404, "collection 'nope' does not exist"),
-                ("/collections/bad%20name/snapshot", 400, "'bad name' is not a valid collection"),
-            ]:
-                r = http.post(url)
-                assert r.status_code == status, r.text
-                assert words in r.json()["error"]["message"]
-            r = http.get("/collections/bad%20name/snapshots")
-            assert r.status_code == 400 and "name:" in r.json()["error"]["message"]
-            assert http.get("/collections/bible/snapshots").json() == {"snapshots": []}
+        for url, status, words in [
+            ("/collections/nope/snapshot", 404, "collection 'nope' does not exist"),
+            ("/collections/bad%20name/snapshot", 400, "'bad name' is not a valid collection"),
+        ]:
+            r = http.post(url)
+            assert r.status_code == status, r.text
+            assert words in r.json()["error"]["message"]
+        r = http.get("/collections/bad%20name/snapshots")
+        assert r.status_code == 400 and "name:" in r.json()["error"]["message"]
+        assert http.get("/collections/bible/snapshots").json() == {"snapshots": []}
 
-            r = http.post("/collections/bible/snapshot")
-            assert r.status_code == 201, r.text
-            info = r.json()
-            assert set(info) == {"path", "collection", "documents", "chunks", "seq", "created"}
-            assert info["collection"] == "bible"
-            assert info["documents"] == info["chunks"] == 49
-            path = Path(info["path"])
-            assert path.parent == (tmp_path / "a" / "data" / ".snapshots").resolve()
-            assert path.name.startswith("bible-") and info["created"].endswith("Z")
-            assert http.get("/collections/bible/snapshots").json() == {"snapshots": [info]}
-            expected = search_all(http, "bible")
-            ingest(http, "bible", docs[50:])  # after the snapshot: not restored
-        assert server.stop() == 0, server.log()
-    finally:
-        server.kill()
+        r = http.post("/collections/bible/snapshot")
+        assert r.status_code == 201, r.text
+        info = r.json()
+        assert set(info) == {"path", "collection", "documents", "chunks", "seq", "created"}
+        assert info["collection"] == "bible"
+        assert info["documents"] == info["chunks"] == 49
+        path = Path(info["path"])
+        assert path.parent == (server.data_dir / ".snapshots").resolve()
+        assert path.name.startswith("bible-") and info["created"].endswith("Z")
+        assert http.get("/collections/bible/snapshots").json() == {"snapshots": [info]}
+        expected = search_all(http, "bible")
+        ingest(http, "bible", docs[50:])  # after the snapshot: not restored
 
-    new_data = tmp_path / "b" / "data"
+    new_data = tmp_path / "data"
     done = restore_cli(str(path), "--data-dir", str(new_data))
     assert done.returncode == 0, done.stderr
     assert "restored collection 'bible'" in done.stdout and "49 documents" in done.stdout

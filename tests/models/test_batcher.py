@@ -3,7 +3,9 @@ and a full queue refuses with 429 instead of growing."""
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +30,20 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
+def char_batcher(
+    encode: Callable[[list[str]], np.ndarray], piece_chars: int, **options: Any
+) -> EncodeBatcher:
+    """A batcher whose encoder "takes" 1 ms per character, so pieces hold `piece_chars`
+    characters (busy or quiet, unless options say otherwise)."""
+    settings: dict[str, Any] = {
+        "piece_ms": piece_chars,
+        "quiet_piece_ms": piece_chars,
+        "cost": EncodeCost(ms_per_char=1.0, learn=False),
+        **options,
+    }
+    return EncodeBatcher(encode, **settings)
+
+
 class Recorder:
     """Remembers the size of every encoder call."""
 
@@ -43,13 +59,8 @@ def test_concurrent_queries_share_one_encoder_call_and_get_their_own_vectors(
 ) -> None:
     recorder = Recorder()
     busy = [" ".join(QUERIES * 8)] * 8  # two pieces of long texts keep the worker busy meanwhile
-    batcher = EncodeBatcher(
-        encoder.encode,
-        max_batch=len(QUERIES),
-        piece_ms=4 * len(busy[0]),
-        quiet_piece_ms=4 * len(busy[0]),
-        cost=EncodeCost(ms_per_char=1.0, learn=False),
-        observer=recorder,
+    batcher = char_batcher(
+        encoder.encode, 4 * len(busy[0]), max_batch=len(QUERIES), observer=recorder
     )
     try:
         with ThreadPoolExecutor(len(QUERIES) + 1) as pool:
@@ -84,12 +95,7 @@ def test_a_large_request_is_encoded_longest_first_in_pieces_with_the_same_vector
     texts = [f"{q} (verse {i})" + " amen" * (i % 7) for i, q in enumerate(QUERIES * 5)]
     recording = RecordingEncode(encoder)
     piece_chars = 300
-    batcher = EncodeBatcher(
-        recording,
-        piece_ms=piece_chars,
-        quiet_piece_ms=piece_chars,
-        cost=EncodeCost(ms_per_char=1.0, learn=False),
-    )
+    batcher = char_batcher(recording, piece_chars)
     try:
         vectors = batcher.encode(texts)
     finally:
@@ -106,7 +112,7 @@ def test_a_large_request_is_encoded_longest_first_in_pieces_with_the_same_vector
 def test_a_request_that_fits_one_piece_is_encoded_whole() -> None:
     gate = GatedEncode()
     gate.release.set()
-    batcher = EncodeBatcher(gate, piece_ms=100, cost=EncodeCost(ms_per_char=1.0, learn=False))
+    batcher = char_batcher(gate, 100)
     try:
         assert batcher.encode(["short", "longer text", "mid"]).ravel().tolist() == [5, 11, 3]
     finally:
@@ -237,20 +243,14 @@ def test_a_lone_client_does_not_wait_for_company() -> None:
 
 def test_queries_are_served_before_the_next_piece_of_an_ingest() -> None:
     gate = GatedEncode()
-    batcher = EncodeBatcher(
-        gate,
-        piece_ms=4,
-        quiet_piece_ms=4,
-        max_wait_s=0,
-        cost=EncodeCost(ms_per_char=1.0, learn=False),
-    )
+    batcher = char_batcher(gate, 4, max_wait_s=0)
     pool = ThreadPoolExecutor(2)
     try:
         ingest = pool.submit(batcher.encode, ["a1", "a2", "a3", "a4"])
         assert gate.started.wait(5)  # the first piece is being encoded
         query = pool.submit(batcher.encode, ["query"])
         for _ in range(200):
-            if batcher.queued_texts == 1:
+            if batcher.queued_texts == 3:  # the ingest's last piece and the query
                 break
             threading.Event().wait(0.01)
         gate.release.set()
@@ -266,14 +266,7 @@ def test_queries_are_served_before_the_next_piece_of_an_ingest() -> None:
 def test_pieces_are_short_while_queries_come_and_long_when_none_do() -> None:
     gate = GatedEncode()
     gate.release.set()
-    batcher = EncodeBatcher(
-        gate,
-        piece_ms=4,
-        quiet_piece_ms=8,
-        quiet_after_s=60,
-        max_wait_s=0,
-        cost=EncodeCost(ms_per_char=1.0, learn=False),
-    )
+    batcher = char_batcher(gate, 4, quiet_piece_ms=8, quiet_after_s=60, max_wait_s=0)
     ingest = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
     try:
         batcher.encode(ingest)  # no query yet: long pieces
@@ -287,15 +280,8 @@ def test_pieces_are_short_while_queries_come_and_long_when_none_do() -> None:
 def test_ingest_pieces_run_on_bulk_threads_and_waited_on_calls_on_query_threads() -> None:
     gate = GatedEncode()
     chosen: list[int] = []
-    batcher = EncodeBatcher(
-        gate,
-        piece_ms=4,
-        quiet_piece_ms=4,
-        max_wait_s=0,
-        cost=EncodeCost(ms_per_char=1.0, learn=False),
-        set_threads=chosen.append,
-        bulk_threads=2,
-        query_threads=1,
+    batcher = char_batcher(
+        gate, 4, max_wait_s=0, set_threads=chosen.append, bulk_threads=2, query_threads=1
     )
     pool = ThreadPoolExecutor(2)
     try:
@@ -338,13 +324,7 @@ def test_a_failed_piece_fails_its_request_and_the_worker_goes_on() -> None:
             raise RuntimeError("cannot encode")
         return np.ones((len(texts), 1), dtype=np.float32)
 
-    batcher = EncodeBatcher(
-        encode,
-        piece_ms=3,
-        quiet_piece_ms=3,
-        max_wait_s=0,
-        cost=EncodeCost(ms_per_char=1.0, learn=False),
-    )
+    batcher = char_batcher(encode, 3, max_wait_s=0)
     try:
         with pytest.raises(RuntimeError, match="cannot encode"):
             batcher.encode(["ok", "bad", "ok", "ok"])

@@ -1,7 +1,6 @@
 """The default generator converts once from its GGUF package, then generates, streams and stops."""
 
 import itertools
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 
+from app.config import Settings
 from app.models import decoder as decoder_module
 from app.models.decoder import DEFAULT_GENERATOR, Decoder, GenerationParams, GenerationResult
 
@@ -17,7 +17,8 @@ PARIS = "The capital of France is Paris."
 
 @pytest.fixture(scope="module")
 def decoder() -> Decoder:
-    return Decoder(DEFAULT_GENERATOR, Path(tempfile.gettempdir()) / "semsearch-test-models")
+    """Through the test model cache, so it converts once per machine, as the apps' does."""
+    return Decoder(DEFAULT_GENERATOR, Settings().model_cache_dir)
 
 
 @pytest.fixture(scope="module")
