@@ -199,9 +199,8 @@ class EncodeBatcher:
                 batch.append(request)
                 size += len(request.texts)
             remaining = deadline - time.monotonic()
-            if size >= self.max_batch or self._interactive or remaining <= 0:
-                return batch
-            if len(batch) >= expected:
+            full = size >= self.max_batch or bool(self._interactive)
+            if full or len(batch) >= expected or remaining <= 0:
                 return batch
             self._cond.wait(remaining)
 

@@ -1,6 +1,7 @@
 """The encoder: a sentence-transformers model that turns texts into unit vectors, run by torch
 or, with the `onnx` extra, by ONNX Runtime (see app/models/encoder_onnx.py)."""
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,12 @@ class EncoderInfo:
     normalized: bool
 
 
-_torch_default_threads: list[int] = []
-"""torch's own thread count, read before the first change."""
+@functools.cache
+def _torch_default_threads() -> int:
+    """torch's own thread count: first read before use_threads changes it, then remembered."""
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def check_backend(backend: str, device: str) -> None:
@@ -161,9 +166,8 @@ class Encoder:
             return
         import torch
 
-        if not _torch_default_threads:
-            _torch_default_threads.append(torch.get_num_threads())
-        torch.set_num_threads(threads or _torch_default_threads[0])
+        default = _torch_default_threads()  # read before the first change
+        torch.set_num_threads(threads or default)
 
     def token_offsets(self, texts: list[str]) -> list[list[tuple[int, int]]]:
         """Character spans of each text's tokens (special tokens left out)."""

@@ -157,6 +157,15 @@ def test_the_batching_encoder_is_the_same_model_for_everything_else(encoder: Enc
         batcher.close()
 
 
+def wait_for_queued(batcher: EncodeBatcher, texts: int) -> bool:
+    """Polls (up to 2 s) until `texts` texts wait for the encoder; True once they do."""
+    for _ in range(200):
+        if batcher.queued_texts == texts:
+            return True
+        threading.Event().wait(0.01)
+    return batcher.queued_texts == texts
+
+
 class GatedEncode:
     """A stand-in encode function for the queue logic: blocks until released, logs calls."""
 
@@ -180,11 +189,7 @@ def test_a_full_queue_refuses_new_requests_with_retry_after() -> None:
         running = pool.submit(batcher.encode, ["first"])
         assert gate.started.wait(5)
         waiting = [pool.submit(batcher.encode, [f"q{i}"]) for i in range(2)]
-        for _ in range(200):
-            if batcher.queued_texts == 2:
-                break
-            threading.Event().wait(0.01)
-        assert batcher.queued_texts == 2
+        assert wait_for_queued(batcher, 2)
         with pytest.raises(Overloaded) as refused:
             batcher.encode(["one too many"])
         assert refused.value.status == 429
@@ -207,10 +212,7 @@ def test_requests_answered_together_are_gathered_together_again() -> None:
         first = pool.submit(batcher.encode, ["a"])
         assert gate.started.wait(5)
         together = [pool.submit(batcher.encode, [t]) for t in ("b", "c", "d")]
-        for _ in range(200):
-            if batcher.queued_texts == 3:
-                break
-            threading.Event().wait(0.01)
+        wait_for_queued(batcher, 3)
         gate.release.set()
         first.result(5)
         [f.result(5) for f in together]
@@ -249,10 +251,7 @@ def test_queries_are_served_before_the_next_piece_of_an_ingest() -> None:
         ingest = pool.submit(batcher.encode, ["a1", "a2", "a3", "a4"])
         assert gate.started.wait(5)  # the first piece is being encoded
         query = pool.submit(batcher.encode, ["query"])
-        for _ in range(200):
-            if batcher.queued_texts == 3:  # the ingest's last piece and the query
-                break
-            threading.Event().wait(0.01)
+        wait_for_queued(batcher, 3)  # the ingest's last piece and the query
         gate.release.set()
         assert query.result(5).shape == (1, 1)
         assert ingest.result(5).ravel().tolist() == [2.0, 2.0, 2.0, 2.0]
@@ -288,10 +287,7 @@ def test_ingest_pieces_run_on_bulk_threads_and_waited_on_calls_on_query_threads(
         ingest = pool.submit(batcher.encode, ["a1", "a2", "a3", "a4", "a5", "a6"])
         assert gate.started.wait(5)  # the first piece, nobody else waiting: bulk threads
         query = pool.submit(batcher.encode, ["query"])
-        for _ in range(200):
-            if batcher.queued_texts == 5:
-                break
-            threading.Event().wait(0.01)
+        wait_for_queued(batcher, 5)
         gate.release.set()
         query.result(5)
         ingest.result(5)
