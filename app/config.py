@@ -60,7 +60,11 @@ class Settings(BaseSettings):
         64, ge=1, le=4096, description="Most texts in one gathered encoder call."
     )
     encode_max_wait_ms: float = Field(
-        2.0, ge=0, le=1000, description="Longest wait for more requests to join a batch."
+        30.0,
+        ge=0,
+        le=1000,
+        description="Longest wait for more requests to join a batch, taken only while fewer "
+        "are waiting than the company the previous call had.",
     )
     encode_piece_ms: float = Field(
         30.0,

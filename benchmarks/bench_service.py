@@ -24,16 +24,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import app  # noqa: E402, F401  (the service's OpenMP settings, before torch and FAISS load)
+
+# isort: split
+import faiss  # noqa: E402
 from common import http_ingest, peak_rss_mib, percentile  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.models.encoder import Encoder  # noqa: E402
+from app.store.vectors import BLAS_THRESHOLD  # noqa: E402
 from tests.helpers import ServerProcess, kjv_verses  # noqa: E402
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -95,6 +99,7 @@ class InProcess:
         settings = Settings()
         # As the service: one FAISS thread for one query, the setting for several.
         self.threads = settings.faiss_threads or faiss.omp_get_max_threads()
+        faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD  # type: ignore[attr-defined]
         self.encoder = Encoder(settings.encoder, batch_size=settings.encode_batch_size)
         self.encoder.encode(texts[:64])
         self.index = faiss.IndexIDMap(faiss.IndexFlatIP(self.encoder.dimension))

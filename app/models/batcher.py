@@ -2,9 +2,11 @@
 
 One worker thread owns the encoder. Small requests (queries, small ingests, /embed of a few
 texts) wait in the interactive queue; whatever is waiting when the worker is free, up to
-`max_batch` texts, goes into one call. When fewer requests are waiting than the previous call
-served, the worker first waits up to `max_wait_s` for the others: clients answered together
-tend to come back together. A lone client never waits.
+`max_batch` texts, goes into one call. When fewer requests are waiting than the company the
+previous call had (the requests it served plus those that arrived while it ran), the worker
+first waits up to `max_wait_s` for the others: clients answered together tend to come back
+together, and counting the latecomers lets two half-size groups that alternate merge into one
+call. A lone client never waits.
 
 A request whose texts would take longer than `piece_ms` to encode goes to the bulk queue. Its
 texts are sorted longest first (so each piece pads little, as sentence-transformers does within
@@ -80,7 +82,7 @@ class EncodeBatcher:
         encode: Callable[[list[str]], np.ndarray],
         *,
         max_batch: int = 64,
-        max_wait_s: float = 0.002,
+        max_wait_s: float = 0.03,
         max_queue: int = 256,
         piece_ms: float = 30.0,
         quiet_piece_ms: float = 200.0,
@@ -116,7 +118,9 @@ class EncodeBatcher:
         self._interactive: deque[_Request] = deque()
         self._bulk: deque[_Request] = deque()
         self._waiting_texts = 0
-        self._last_requests = 0
+        self._last_requests = 0  # interactive requests the last call served
+        self._encoding = False
+        self._arrived_in_call = 0  # interactive requests that came while the encoder ran
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="semsearch-encoder", daemon=True)
@@ -146,6 +150,8 @@ class EncodeBatcher:
                     headers={"Retry-After": str(self.retry_after_s)},
                 )
             (self._bulk if bulk else self._interactive).append(request)
+            if self._encoding and not bulk:
+                self._arrived_in_call += 1
             self._waiting_texts += len(request.texts)
             self._cond.notify()
         request.done.wait()
@@ -161,13 +167,15 @@ class EncodeBatcher:
         Interactive requests come first, gathered; otherwise the next piece of the oldest
         bulk request."""
         with self._cond:
+            self._encoding = False
+            company = self._last_requests + self._arrived_in_call
             while not self._interactive and not self._bulk:
                 if self._closed:
                     return None
                 self._cond.wait()
             if self._interactive:
                 self._last_interactive = time.monotonic()
-                batch = self._gather()
+                batch = self._gather(company)
                 texts = [t for request in batch for t in request.texts]
                 span = None
             else:
@@ -179,17 +187,16 @@ class EncodeBatcher:
                 if batch[0].remaining == 0:
                     self._bulk.popleft()
             self._waiting_texts -= len(texts)
-            self._last_requests = len(batch)
+            self._last_requests = len(batch) if span is None else 0
+            self._encoding = True
+            self._arrived_in_call = 0
             return batch, texts, span
 
-    def _gather(self) -> list[_Request]:
-        """Interactive requests up to max_batch texts, waiting for company when it is likely.
-        Called with the lock held."""
+    def _gather(self, expected: int) -> list[_Request]:
+        """Interactive requests up to max_batch texts, waiting up to max_wait_s while fewer
+        than `expected` have come. Called with the lock held."""
         batch: list[_Request] = []
         size = 0
-        # Expect the company of the last call: concurrent clients whose replies went out
-        # together come back together. A lone client (last call: one request) never waits.
-        expected = self._last_requests
         deadline = time.monotonic() + self.max_wait_s
         while True:
             while self._interactive and (

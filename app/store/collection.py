@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from app.errors import BadInput, Conflict
 from app.ingest.chunking import chunk_by_tokens
 from app.models.encoder import Encoder, EncoderInfo
-from app.store.docstore import ChunkRow, DocStore, DocumentRow, StoredDocument
+from app.store.combining import Combiner
+from app.store.docstore import ChunkHit, ChunkRow, DocStore, DocumentRow, StoredDocument
 from app.store.index_build import IndexBuilder
 from app.store.index_spec import IndexSpec, spec_from_config
 from app.store.vectors import DamagedSnapshot, VectorIndex
@@ -45,6 +46,17 @@ class Hit:
     chunk_index: int
     chunk_text: str
     chunk_start: int = 0
+
+
+class _Round(NamedTuple):
+    """One query's ranked (chunk id, score) pairs and the stored chunks they name."""
+
+    pairs: list[tuple[int, float]]
+    found: dict[int, ChunkHit]
+
+
+def _pairs(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,8 @@ class Collection:
             config.name, self.docstore, self.vectors, self._write_lock
         )
         self.index_builder.maybe_start()
+        # Concurrent single unfiltered queries: one FAISS search and one SQLite read for all.
+        self._first_rounds: Combiner[tuple[np.ndarray, int], _Round] = Combiner(self._search_rounds)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -349,10 +363,13 @@ class Collection:
             results.append(hits[offset:])
         return results
 
-    def _best_chunks(self, pairs: list[tuple[int, float]]) -> dict[int, Hit]:
+    def _best_chunks(
+        self, pairs: list[tuple[int, float]], found: dict[int, ChunkHit] | None = None
+    ) -> dict[int, Hit]:
         """Ranked (chunk id, score) pairs as hits, keeping each document's first (best) chunk;
         a chunk deleted since it was ranked is simply absent."""
-        found = self.docstore.chunk_hits([i for i, _ in pairs])
+        if found is None:
+            found = self.docstore.chunk_hits([i for i, _ in pairs])
         best: dict[int, Hit] = {}
         for chunk_id, score in pairs:
             h = found.get(chunk_id)
@@ -362,6 +379,20 @@ class Collection:
                 best[h.doc_num] = Hit(d.id, score, d.text, d.metadata, h.index, text, h.start)
         return best
 
+    def _search_rounds(self, items: list[tuple[np.ndarray, int]]) -> list[_Round]:
+        """The first round of several unfiltered queries: one FAISS search for each depth
+        asked for (they are nearly always the same), one SQLite read for all their hits."""
+        pairs: list[list[tuple[int, float]]] = [[] for _ in items]
+        depths: dict[int, list[int]] = {}
+        for i, (_, fetch) in enumerate(items):
+            depths.setdefault(fetch, []).append(i)
+        for fetch, rows in depths.items():
+            scores, ids = self.vectors.search(np.vstack([items[i][0] for i in rows]), fetch)
+            for row, i in enumerate(rows):
+                pairs[i] = _pairs(ids[row], scores[row])
+        found = self.docstore.chunk_hits(sorted({c for p in pairs for c, _ in p}))
+        return [_Round(p, found) for p in pairs]
+
     def _dense(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, min_score: float | None
     ) -> list[Hit]:
@@ -369,17 +400,27 @@ class Collection:
         if available == 0:
             return []
         fetch = min(available, max(k * 2, k + 8))
+        found: dict[int, ChunkHit] | None = None
+        if allowed is None:
+            pairs, found = self._first_rounds((query, fetch))
+        else:
+            pairs = self._search_pairs(query, fetch, allowed)
         while True:
-            scores, ids = self.vectors.search(query, fetch, allowed)
-            pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
             exhausted = fetch >= available or len(pairs) < fetch
             if min_score is not None and pairs and pairs[-1][1] < min_score:
                 pairs = [(i, s) for i, s in pairs if s >= min_score]
                 exhausted = True
-            best = self._best_chunks(pairs)
+            best = self._best_chunks(pairs, found)
             if len(best) >= k or exhausted:
                 return list(best.values())[:k]
             fetch = min(available, fetch * 4)
+            pairs, found = self._search_pairs(query, fetch, allowed), None
+
+    def _search_pairs(
+        self, query: np.ndarray, fetch: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        scores, ids = self.vectors.search(query, fetch, allowed)
+        return _pairs(ids[0], scores[0])
 
     def _lexical(self, text: str, k: int, filter_: dict[str, Any] | None) -> list[Hit]:
         fetch = max(k * 2, k + 8)

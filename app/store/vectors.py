@@ -41,6 +41,15 @@ def set_search_threads(threads: int) -> None:
 
 _faiss: Any = faiss  # the parts of FAISS its type stubs leave out
 
+# An exact search of at least this many queries scores them with one matrix product (BLAS)
+# instead of one scan of the index per query. FAISS compares queries x dimension with the
+# threshold; its default, 128,000, leaves every batch a service gathers to the per-query scan,
+# which on 31,103 vectors of 384 dimensions takes 23 ms for 8 queries against 9 to 12 ms with
+# BLAS. A single query keeps the scan (3.6 ms against 8 ms). Set here for the whole process,
+# as a count of queries of the usual 384 dimensions.
+BLAS_THRESHOLD = 4 * 384
+_faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
+
 
 class DamagedSnapshot(Exception):
     """The snapshot file cannot be trusted; rebuild from SQLite."""

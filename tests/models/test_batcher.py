@@ -215,14 +215,17 @@ def test_requests_answered_together_are_gathered_together_again() -> None:
         wait_for_queued(batcher, 3)
         gate.release.set()
         first.result(5)
-        [f.result(5) for f in together]
-        assert gate.calls[-1] == ["b", "c", "d"]
-        # The next round trickles in: the worker waits for the three it served last time.
+        # Three came while "a" was encoded: four clients are about, and the worker waits for
+        # the first one's next request instead of alternating a group of one and of three.
+        together.append(pool.submit(batcher.encode, ["a2"]))
+        [f.result(10) for f in together]
+        assert gate.calls[-1] == ["b", "c", "d", "a2"]
+        # The next round trickles in: the worker waits for the four it served last time.
         late = [pool.submit(batcher.encode, ["e"])]
         threading.Event().wait(0.1)
-        late += [pool.submit(batcher.encode, [t]) for t in ("f", "g")]
+        late += [pool.submit(batcher.encode, [t]) for t in ("f", "g", "h")]
         [f.result(10) for f in late]
-        assert sorted(gate.calls[-1]) == ["e", "f", "g"]
+        assert sorted(gate.calls[-1]) == ["e", "f", "g", "h"]
     finally:
         gate.release.set()
         batcher.close()

@@ -1,5 +1,7 @@
 """A collection keeps SQLite and FAISS in step, and recovers its index from SQLite."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,3 +135,27 @@ def test_a_collection_of_another_dimension_refuses_to_search(
     assert "768" in (reopened.encoder_mismatch or "")
     with pytest.raises(Conflict):
         reopened.embed_queries(["kitten"])
+
+
+def test_concurrent_searches_are_answered_together_with_the_answers_they_get_alone(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    c = make(tmp_path, encoder)
+    words = ["apple", "river", "engine", "violin", "desert", "planet", "garden", "castle"]
+    c.upsert(
+        [NewDocument(f"A story about a {w} and a {v}.", f"{w}-{v}") for w in words for v in words]
+    )
+    queries = c.embed_queries(words)
+    alone = [c.search(queries[i : i + 1], 5)[0] for i in range(len(words))]
+    with ThreadPoolExecutor(len(words)) as pool:
+        with c._first_rounds._lock:  # a search in progress: the others queue behind it
+            futures = [pool.submit(c.search, queries[i : i + 1], 5) for i in range(len(words))]
+            deadline = time.monotonic() + 10
+            while c._first_rounds.waiting < len(words):
+                assert time.monotonic() < deadline
+                time.sleep(0.005)
+        together = [f.result(30)[0] for f in futures]
+    for mine, theirs in zip(together, alone, strict=True):
+        assert [h.id for h in mine] == [h.id for h in theirs]
+        assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], abs=1e-5)
+        assert [h.text for h in mine] == [h.text for h in theirs]

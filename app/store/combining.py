@@ -1,0 +1,87 @@
+"""Concurrent calls of one function answered together (flat combining).
+
+Each caller queues its item and takes the lock; the thread that gets it runs every queued item
+in one call, and the callers it served find their answers waiting. A batch costs about as much
+as one item when the work is a scan (a FAISS search of several queries, one SQLite query for
+all their hits), so concurrent callers stop queueing behind one another.
+
+Callers that come back together from one encoder call arrive a few microseconds apart. When
+the last call had company (the items it served plus those that arrived while it ran), the next
+runner first waits up to `wait_s` for as many; a lone caller never waits.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(eq=False)
+class _Pending(Generic[T, R]):
+    item: T
+    result: R | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class Combiner(Generic[T, R]):
+    """Calls `run(items) -> results` (one result per item, in order) for concurrent callers."""
+
+    def __init__(self, run: Callable[[list[T]], list[R]], wait_s: float = 0.002) -> None:
+        self._run = run
+        self.wait_s = wait_s
+        self._lock = threading.Lock()  # held by the thread running a batch
+        self._cond = threading.Condition()  # guards what follows
+        self._pending: list[_Pending[T, R]] = []
+        self._company = 0
+        self._arrived_in_call = 0
+        self._running = False
+
+    @property
+    def waiting(self) -> int:
+        """Items queued and not yet taken into a call."""
+        return len(self._pending)
+
+    def __call__(self, item: T) -> R:
+        mine: _Pending[T, R] = _Pending(item)
+        with self._cond:
+            self._pending.append(mine)
+            self._arrived_in_call += self._running
+            self._cond.notify()
+        with self._lock:
+            if not mine.done:
+                self._run_pending()
+        if mine.error is not None:
+            raise mine.error
+        return mine.result  # type: ignore[return-value]
+
+    def _run_pending(self) -> None:
+        """Run what is queued, first waiting a little for the company the last call had.
+        Called with the lock held."""
+        with self._cond:
+            deadline = time.monotonic() + self.wait_s
+            while len(self._pending) < self._company:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch, self._pending = self._pending, []
+            self._running, self._arrived_in_call = True, 0
+        try:
+            results = self._run([p.item for p in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} items")
+        except Exception as exc:  # every caller in the batch raises it
+            for p in batch:
+                p.error, p.done = exc, True
+        else:
+            for p, result in zip(batch, results, strict=True):
+                p.result, p.done = result, True
+        finally:
+            with self._cond:
+                self._running = False
+                self._company = len(batch) + self._arrived_in_call

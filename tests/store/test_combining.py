@@ -1,0 +1,93 @@
+"""Concurrent calls answered together: one call for what queued, each caller its own answer,
+a lone caller never kept waiting, a failure reaching every caller it held."""
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+
+from app.store.combining import Combiner
+
+
+class Recorder:
+    """Doubles each item and records the batches it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def __call__(self, items: list[int]) -> list[int]:
+        self.calls.append(list(items))
+        return [2 * i for i in items]
+
+
+def wait_for_waiting(combiner: Combiner[int, int], count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while combiner.waiting < count:
+        assert time.monotonic() < deadline, f"{combiner.waiting} of {count} items queued"
+        time.sleep(0.005)
+
+
+def submit_while_busy(
+    combiner: Combiner[int, int], pool: ThreadPoolExecutor, items: list[int]
+) -> list["Future[int]"]:
+    """Submit items while another call holds the combiner, so that all of them queue."""
+    with combiner._lock:
+        futures = [pool.submit(combiner, i) for i in items]
+        wait_for_waiting(combiner, len(items))
+    return futures
+
+
+def test_items_queued_meanwhile_are_run_in_one_call_and_each_gets_its_answer() -> None:
+    run = Recorder()
+    combiner = Combiner(run, wait_s=0)
+    with ThreadPoolExecutor(6) as pool:
+        futures = submit_while_busy(combiner, pool, [1, 2, 3, 4, 5, 6])
+        assert [f.result(10) for f in futures] == [2, 4, 6, 8, 10, 12]
+    assert run.calls == [[1, 2, 3, 4, 5, 6]]
+
+
+def test_a_lone_caller_never_waits_for_company() -> None:
+    run = Recorder()
+    combiner = Combiner(run, wait_s=30)
+    started = time.monotonic()
+    assert [combiner(i) for i in (1, 2, 3)] == [2, 4, 6]
+    assert time.monotonic() - started < 10  # far below one wait of 30 s
+    assert run.calls == [[1], [2], [3]]
+
+
+def test_after_a_call_with_company_the_next_waits_for_as_many() -> None:
+    run = Recorder()
+    combiner = Combiner(run, wait_s=5)
+    with ThreadPoolExecutor(4) as pool:
+        [f.result(10) for f in submit_while_busy(combiner, pool, [1, 2, 3, 4])]
+        # The next four trickle in; the first waits for the other three instead of going alone.
+        late = [pool.submit(combiner, 10)]
+        threading.Event().wait(0.1)
+        late += [pool.submit(combiner, i) for i in (11, 12, 13)]
+        assert [f.result(10) for f in late] == [20, 22, 24, 26]
+    assert sorted(run.calls[-1]) == [10, 11, 12, 13]
+
+
+def test_a_failed_call_fails_every_caller_it_held_and_the_next_call_works() -> None:
+    failing = True
+
+    def run(items: list[int]) -> list[int]:
+        if failing:
+            raise RuntimeError("index unavailable")
+        return items
+
+    combiner = Combiner(run, wait_s=0)
+    with ThreadPoolExecutor(3) as pool:
+        for future in submit_while_busy(combiner, pool, [1, 2, 3]):
+            with pytest.raises(RuntimeError, match="index unavailable"):
+                future.result(10)
+    assert combiner.waiting == 0
+    failing = False
+    assert combiner(7) == 7
+
+
+def test_a_run_that_answers_the_wrong_number_of_items_is_an_error() -> None:
+    combiner: Combiner[int, int] = Combiner(lambda items: [], wait_s=0)
+    with pytest.raises(RuntimeError, match="0 results for 1 items"):
+        combiner(1)
