@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     encode_max_batch: int = Field(
         64, ge=1, le=4096, description="Most texts in one gathered encoder call."
     )
+    search_batching: bool = Field(
+        True,
+        description="Answer the concurrent single queries of a collection (without a filter) "
+        "with one FAISS search and one SQLite read; false searches each on its own.",
+    )
     encode_max_wait_ms: float = Field(
         30.0,
         ge=0,

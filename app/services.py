@@ -64,7 +64,7 @@ class Services:
                     query_threads=s.encoder_query_threads,
                 )
                 encoder = BatchingEncoder(encoder, self._batcher)
-            catalog = Catalog(s.data_dir, encoder)
+            catalog = Catalog(s.data_dir, encoder, search_batching=s.search_batching)
             catalog.open_all()
         except Exception as exc:
             log.exception("start-up failed")

@@ -216,7 +216,8 @@ def main() -> None:
             server.stop()
 
         say(f"service with batching off: {args.clients} clients")
-        off = ServerProcess(data, env={**server_env, "SEMSEARCH_ENCODE_BATCHING": "false"}).start()
+        batching_off = {"SEMSEARCH_ENCODE_BATCHING": "false", "SEMSEARCH_SEARCH_BATCHING": "false"}
+        off = ServerProcess(data, env={**server_env, **batching_off}).start()
         try:
             qps_off, lat_off = concurrent_load(
                 lambda: Searcher(off.port), queries, args.clients, args.per_client, args.seconds

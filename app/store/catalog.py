@@ -29,9 +29,10 @@ def validate_name(name: str) -> str:
 class Catalog:
     """The open collections, keyed by name. One folder per collection under data_dir."""
 
-    def __init__(self, data_dir: Path, encoder: Encoder) -> None:
+    def __init__(self, data_dir: Path, encoder: Encoder, search_batching: bool = True) -> None:
         self.data_dir = data_dir
         self.encoder = encoder
+        self.search_batching = search_batching
         self._collections: dict[str, Collection] = {}
         self._lock = threading.RLock()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,9 @@ class Catalog:
                 and NAME_PATTERN.fullmatch(folder.name)
                 and (folder / DOCSTORE_FILE).exists()
             ):
-                self._collections[folder.name] = Collection.open(folder, self.encoder)
+                self._collections[folder.name] = Collection.open(
+                    folder, self.encoder, self.search_batching
+                )
                 log.info("opened collection %s", folder.name)
 
     def names(self) -> list[str]:
@@ -86,7 +89,9 @@ class Catalog:
                 language,
                 spec.options,
             )
-            collection = Collection.create(self.data_dir / name, config, self.encoder)
+            collection = Collection.create(
+                self.data_dir / name, config, self.encoder, self.search_batching
+            )
             self._collections[name] = collection
             return collection
 

@@ -110,7 +110,13 @@ class Collection:
     """Documents of one collection. SQLite commits first; the FAISS index follows in memory
     and is snapshotted to disk from time to time, recovering from SQLite on open."""
 
-    def __init__(self, folder: Path, config: CollectionConfig, encoder: Encoder) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        config: CollectionConfig,
+        encoder: Encoder,
+        search_batching: bool = True,
+    ) -> None:
         self.folder = folder
         self.config = config
         self.encoder = encoder
@@ -126,25 +132,33 @@ class Collection:
         )
         self.index_builder.maybe_start()
         # Concurrent single unfiltered queries: one FAISS search and one SQLite read for all.
-        self._first_rounds: Combiner[tuple[np.ndarray, int], _Round] = Combiner(self._search_rounds)
+        self._first_rounds: Combiner[tuple[np.ndarray, int], _Round] | None = (
+            Combiner(self._search_rounds) if search_batching else None
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
-    def create(cls, folder: Path, config: CollectionConfig, encoder: Encoder) -> "Collection":
+    def create(
+        cls,
+        folder: Path,
+        config: CollectionConfig,
+        encoder: Encoder,
+        search_batching: bool = True,
+    ) -> "Collection":
         folder.mkdir(parents=True, exist_ok=False)
         store = DocStore(folder / DOCSTORE_FILE, config.dimension)
         store.set_meta(config.to_meta())
         store.close()
-        return cls(folder, config, encoder)
+        return cls(folder, config, encoder, search_batching)
 
     @classmethod
-    def open(cls, folder: Path, encoder: Encoder) -> "Collection":
+    def open(cls, folder: Path, encoder: Encoder, search_batching: bool = True) -> "Collection":
         store = DocStore(folder / DOCSTORE_FILE, 0)
         try:
             config = CollectionConfig.from_meta(store.get_meta())
         finally:
             store.close()
-        return cls(folder, config, encoder)
+        return cls(folder, config, encoder, search_batching)
 
     def _open_vectors(self) -> VectorIndex:
         """Load the snapshot and bring it forward from SQLite; rebuild if missing or damaged.
@@ -401,7 +415,7 @@ class Collection:
             return []
         fetch = min(available, max(k * 2, k + 8))
         found: dict[int, ChunkHit] | None = None
-        if allowed is None:
+        if allowed is None and self._first_rounds is not None:
             pairs, found = self._first_rounds((query, fetch))
         else:
             pairs = self._search_pairs(query, fetch, allowed)

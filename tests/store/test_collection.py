@@ -20,10 +20,12 @@ TEXTS = [
 ]
 
 
-def make(folder: Path, encoder: Encoder, name: str = "c") -> Collection:
+def make(
+    folder: Path, encoder: Encoder, name: str = "c", search_batching: bool = True
+) -> Collection:
     info = encoder.info
     config = CollectionConfig(name, info.name, info.dimension, info.normalized, "flat")
-    return Collection.create(folder / name, config, encoder)
+    return Collection.create(folder / name, config, encoder, search_batching)
 
 
 def top_id(collection: Collection, query: str) -> str:
@@ -159,3 +161,15 @@ def test_concurrent_searches_are_answered_together_with_the_answers_they_get_alo
         assert [h.id for h in mine] == [h.id for h in theirs]
         assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], abs=1e-5)
         assert [h.text for h in mine] == [h.text for h in theirs]
+
+
+def test_with_search_batching_off_each_search_runs_on_its_own(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    c = make(tmp_path, encoder, search_batching=False)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    queries = c.embed_queries(["kitten", "weather forecast", "soup", "football"])
+    with ThreadPoolExecutor(4) as pool:
+        tops = list(pool.map(lambda i: c.search(queries[i : i + 1], 1)[0][0].id, range(4)))
+    assert tops == ["d0", "d4", "d2", "d3"]
+    assert c._first_rounds is None
