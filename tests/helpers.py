@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from app.combining import Combiner
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -118,3 +120,11 @@ def all_ids(client: httpx.Client, collection: str, page_size: int) -> tuple[list
         after = page["next"]
         if after is None:
             return ids, pages
+
+
+def wait_for_waiting(combiner: Combiner[Any, Any], count: int, timeout: float = 10.0) -> None:
+    """Polls until `count` items are queued in the combiner; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while combiner.waiting < count:
+        assert time.monotonic() < deadline, f"{combiner.waiting} of {count} items queued"
+        time.sleep(0.005)

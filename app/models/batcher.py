@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.combining import Company
 from app.errors import Overloaded, ServiceError
 from app.models.encoder import Encoder
 
@@ -118,9 +119,7 @@ class EncodeBatcher:
         self._interactive: deque[_Request] = deque()
         self._bulk: deque[_Request] = deque()
         self._waiting_texts = 0
-        self._last_requests = 0  # interactive requests the last call served
-        self._encoding = False
-        self._arrived_in_call = 0  # interactive requests that came while the encoder ran
+        self._company = Company()  # interactive requests to expect in the next call
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="semsearch-encoder", daemon=True)
@@ -150,8 +149,8 @@ class EncodeBatcher:
                     headers={"Retry-After": str(self.retry_after_s)},
                 )
             (self._bulk if bulk else self._interactive).append(request)
-            if self._encoding and not bulk:
-                self._arrived_in_call += 1
+            if not bulk:
+                self._company.arrived()
             self._waiting_texts += len(request.texts)
             self._cond.notify()
         request.done.wait()
@@ -167,15 +166,14 @@ class EncodeBatcher:
         Interactive requests come first, gathered; otherwise the next piece of the oldest
         bulk request."""
         with self._cond:
-            self._encoding = False
-            company = self._last_requests + self._arrived_in_call
+            self._company.ended()
             while not self._interactive and not self._bulk:
                 if self._closed:
                     return None
                 self._cond.wait()
             if self._interactive:
                 self._last_interactive = time.monotonic()
-                batch = self._gather(company)
+                batch = self._gather(self._company.expected)
                 texts = [t for request in batch for t in request.texts]
                 span = None
             else:
@@ -187,9 +185,7 @@ class EncodeBatcher:
                 if batch[0].remaining == 0:
                     self._bulk.popleft()
             self._waiting_texts -= len(texts)
-            self._last_requests = len(batch) if span is None else 0
-            self._encoding = True
-            self._arrived_in_call = 0
+            self._company.started(len(batch) if span is None else 0)
             return batch, texts, span
 
     def _gather(self, expected: int) -> list[_Request]:

@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from app.combining import Combiner
 from app.errors import BadInput, Conflict
 from app.ingest.chunking import chunk_by_tokens
 from app.models.encoder import Encoder, EncoderInfo
-from app.store.combining import Combiner
 from app.store.docstore import ChunkHit, ChunkRow, DocStore, DocumentRow, StoredDocument
 from app.store.index_build import IndexBuilder
 from app.store.index_spec import IndexSpec, spec_from_config

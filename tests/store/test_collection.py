@@ -1,6 +1,5 @@
 """A collection keeps SQLite and FAISS in step, and recovers its index from SQLite."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 from app.errors import Conflict
 from app.models.encoder import Encoder
 from app.store.collection import SNAPSHOT_FILE, Collection, CollectionConfig, NewDocument
+from tests.helpers import wait_for_waiting
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -152,10 +152,7 @@ def test_concurrent_searches_are_answered_together_with_the_answers_they_get_alo
     with ThreadPoolExecutor(len(words)) as pool:
         with c._first_rounds._lock:  # a search in progress: the others queue behind it
             futures = [pool.submit(c.search, queries[i : i + 1], 5) for i in range(len(words))]
-            deadline = time.monotonic() + 10
-            while c._first_rounds.waiting < len(words):
-                assert time.monotonic() < deadline
-                time.sleep(0.005)
+            wait_for_waiting(c._first_rounds, len(words))
         together = [f.result(30)[0] for f in futures]
     for mine, theirs in zip(together, alone, strict=True):
         assert [h.id for h in mine] == [h.id for h in theirs]

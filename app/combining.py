@@ -1,4 +1,4 @@
-"""Concurrent calls of one function answered together (flat combining).
+"""Concurrent calls answered together: how much company to expect, and flat combining.
 
 Each caller queues its item and takes the lock; the thread that gets it runs every queued item
 in one call, and the callers it served find their answers waiting. A batch costs about as much
@@ -20,6 +20,33 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class Company:
+    """How many callers to expect in the next call: those the last call served plus those that
+    arrived while it ran. Clients answered together tend to come back together, and counting
+    the latecomers lets two half-size groups that alternate merge into one call. Not locked:
+    its owner calls it under its own lock."""
+
+    def __init__(self) -> None:
+        self._served = 0
+        self._arrived = 0
+        self._running = False
+
+    @property
+    def expected(self) -> int:
+        return self._served + self._arrived
+
+    def arrived(self) -> None:
+        """A caller came; it counts only while a call runs."""
+        self._arrived += self._running
+
+    def started(self, served: int) -> None:
+        """A call began, serving `served` callers (0 for work no caller gathers around)."""
+        self._served, self._arrived, self._running = served, 0, True
+
+    def ended(self) -> None:
+        self._running = False
+
+
 @dataclass(eq=False)
 class _Pending(Generic[T, R]):
     item: T
@@ -37,9 +64,7 @@ class Combiner(Generic[T, R]):
         self._lock = threading.Lock()  # held by the thread running a batch
         self._cond = threading.Condition()  # guards what follows
         self._pending: list[_Pending[T, R]] = []
-        self._company = 0
-        self._arrived_in_call = 0
-        self._running = False
+        self._company = Company()
 
     @property
     def waiting(self) -> int:
@@ -50,7 +75,7 @@ class Combiner(Generic[T, R]):
         mine: _Pending[T, R] = _Pending(item)
         with self._cond:
             self._pending.append(mine)
-            self._arrived_in_call += self._running
+            self._company.arrived()
             self._cond.notify()
         with self._lock:
             if not mine.done:
@@ -64,13 +89,13 @@ class Combiner(Generic[T, R]):
         Called with the lock held."""
         with self._cond:
             deadline = time.monotonic() + self.wait_s
-            while len(self._pending) < self._company:
+            while len(self._pending) < self._company.expected:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
             batch, self._pending = self._pending, []
-            self._running, self._arrived_in_call = True, 0
+            self._company.started(len(batch))
         try:
             results = self._run([p.item for p in batch])
             if len(results) != len(batch):
@@ -83,5 +108,4 @@ class Combiner(Generic[T, R]):
                 p.result, p.done = result, True
         finally:
             with self._cond:
-                self._running = False
-                self._company = len(batch) + self._arrived_in_call
+                self._company.ended()

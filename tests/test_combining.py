@@ -1,5 +1,6 @@
 """Concurrent calls answered together: one call for what queued, each caller its own answer,
-a lone caller never kept waiting, a failure reaching every caller it held."""
+a lone caller never kept waiting, a failure reaching every caller it held; the company a call
+expects."""
 
 import threading
 import time
@@ -7,7 +8,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from app.store.combining import Combiner
+from app.combining import Combiner, Company
+from tests.helpers import wait_for_waiting
 
 
 class Recorder:
@@ -19,13 +21,6 @@ class Recorder:
     def __call__(self, items: list[int]) -> list[int]:
         self.calls.append(list(items))
         return [2 * i for i in items]
-
-
-def wait_for_waiting(combiner: Combiner[int, int], count: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while combiner.waiting < count:
-        assert time.monotonic() < deadline, f"{combiner.waiting} of {count} items queued"
-        time.sleep(0.005)
 
 
 def submit_while_busy(
@@ -91,3 +86,18 @@ def test_a_run_that_answers_the_wrong_number_of_items_is_an_error() -> None:
     combiner: Combiner[int, int] = Combiner(lambda items: [], wait_s=0)
     with pytest.raises(RuntimeError, match="0 results for 1 items"):
         combiner(1)
+
+
+def test_company_counts_those_served_and_those_that_came_while_the_call_ran() -> None:
+    company = Company()
+    company.arrived()  # no call running: nothing to learn from
+    assert company.expected == 0
+    company.started(served=3)
+    company.arrived()
+    company.arrived()
+    company.ended()
+    company.arrived()  # after the call: part of the next gathering, not of this one's company
+    assert company.expected == 5
+    company.started(served=1)
+    company.ended()
+    assert company.expected == 1
