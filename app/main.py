@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     app.state.services = services
     app.state.api_keys = api_keys
     app.state.metrics = AppMetrics(services)
-    install_middleware(app, settings, api_keys, app.state.metrics)
+    install_middleware(app, settings, services, api_keys, app.state.metrics)
     install_error_handlers(app)
     install_openapi(app)
     routers = (health, metrics, collections, documents, files, search, ask, embeddings, models)

@@ -8,8 +8,10 @@ from app.api.body_limit import BodyLimitMiddleware
 from app.api.rate_limit import RateLimitMiddleware
 from app.api.request_log import RequestLogMiddleware
 from app.api.request_timeout import RequestTimeoutMiddleware
+from app.api.search_lane import SearchLaneMiddleware
 from app.config import Settings
 from app.metrics import AppMetrics
+from app.services import Services
 
 
 def cors_origins(settings: Settings) -> list[str]:
@@ -17,11 +19,12 @@ def cors_origins(settings: Settings) -> list[str]:
 
 
 def install_middleware(
-    app: FastAPI, settings: Settings, keys: ApiKeys, metrics: AppMetrics
+    app: FastAPI, settings: Settings, services: Services, keys: ApiKeys, metrics: AppMetrics
 ) -> None:
     """A request meets, in order: the request log (id, log line, metrics), CORS when enabled,
-    the key check, the rate limits, the time limit and the body limit. Each add_middleware
-    wraps what was added before it, so they are added innermost first."""
+    the key check, the rate limits, the time limit, the body limit and the search lane. Each
+    add_middleware wraps what was added before it, so they are added innermost first."""
+    app.add_middleware(SearchLaneMiddleware, services=services)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTimeoutMiddleware, timeout_s=settings.request_timeout_s)
     app.add_middleware(
