@@ -1,7 +1,7 @@
 """Concurrent calls answered together: how much company to expect, and flat combining.
 
-Each caller queues its item and takes the lock; the thread that gets it runs every queued item
-in one call, and the callers it served find their answers waiting. A batch costs about as much
+Each caller queues its item; when no call runs, it runs every queued item in one call, and the
+callers that call served wake together to their answers. A batch costs about as much
 as one item when the work is a scan (a FAISS search of several queries, one SQLite query for
 all their hits), so concurrent callers stop queueing behind one another.
 
@@ -61,8 +61,10 @@ class Combiner(Generic[T, R]):
     def __init__(self, run: Callable[[list[T]], list[R]], wait_s: float = 0.002) -> None:
         self._run = run
         self.wait_s = wait_s
-        self._lock = threading.Lock()  # held by the thread running a batch
-        self._cond = threading.Condition()  # guards what follows
+        lock = threading.Lock()  # guards what follows
+        self._arrived = threading.Condition(lock)  # the runner waits here for its company
+        self._finished = threading.Condition(lock)  # the other callers wait here
+        self._running = False
         self._pending: list[_Pending[T, R]] = []
         self._company = Company()
 
@@ -73,30 +75,35 @@ class Combiner(Generic[T, R]):
 
     def __call__(self, item: T) -> R:
         mine: _Pending[T, R] = _Pending(item)
-        with self._cond:
+        with self._arrived:
             self._pending.append(mine)
             self._company.arrived()
-            self._cond.notify()
-        with self._lock:
-            if not mine.done:
-                self._run_pending()
+            self._arrived.notify()
+            # Callers a call served wake together when it ends, not one after another.
+            while self._running and not mine.done:
+                self._finished.wait()
+            run = not mine.done
+            self._running |= run
+        if run:
+            self._run_pending()
         if mine.error is not None:
             raise mine.error
         return mine.result  # type: ignore[return-value]
 
     def _run_pending(self) -> None:
         """Run what is queued, first waiting a little for the company the last call had.
-        Called with the lock held."""
-        with self._cond:
-            deadline = time.monotonic() + self.wait_s
-            while len(self._pending) < self._company.expected:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
-            batch, self._pending = self._pending, []
-            self._company.started(len(batch))
+        Called by the one caller that set _running."""
+        batch: list[_Pending[T, R]] = []
         try:
+            with self._arrived:
+                deadline = time.monotonic() + self.wait_s
+                while len(self._pending) < self._company.expected:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._arrived.wait(remaining)
+                batch, self._pending = self._pending, []
+                self._company.started(len(batch))
             results = self._run([p.item for p in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} results for {len(batch)} items")
@@ -107,5 +114,7 @@ class Combiner(Generic[T, R]):
             for p, result in zip(batch, results, strict=True):
                 p.result, p.done = result, True
         finally:
-            with self._cond:
+            with self._arrived:
                 self._company.ended()
+                self._running = False
+                self._finished.notify_all()

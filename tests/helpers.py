@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,19 @@ def all_ids(client: httpx.Client, collection: str, page_size: int) -> tuple[list
         after = page["next"]
         if after is None:
             return ids, pages
+
+
+@contextmanager
+def combiner_busy(combiner: Combiner[Any, Any]) -> Iterator[None]:
+    """As if a call were running: callers meanwhile queue, and run together once it ends."""
+    with combiner._arrived:
+        combiner._running = True
+    try:
+        yield
+    finally:
+        with combiner._arrived:
+            combiner._running = False
+            combiner._finished.notify_all()
 
 
 def wait_for_waiting(combiner: Combiner[Any, Any], count: int, timeout: float = 10.0) -> None:

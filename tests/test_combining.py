@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from app.combining import Combiner, Company
-from tests.helpers import wait_for_waiting
+from tests.helpers import combiner_busy, wait_for_waiting
 
 
 class Recorder:
@@ -27,7 +27,7 @@ def submit_while_busy(
     combiner: Combiner[int, int], pool: ThreadPoolExecutor, items: list[int]
 ) -> list["Future[int]"]:
     """Submit items while another call holds the combiner, so that all of them queue."""
-    with combiner._lock:
+    with combiner_busy(combiner):
         futures = [pool.submit(combiner, i) for i in items]
         wait_for_waiting(combiner, len(items))
     return futures
@@ -101,3 +101,28 @@ def test_company_counts_those_served_and_those_that_came_while_the_call_ran() ->
     company.started(served=1)
     company.ended()
     assert company.expected == 1
+
+
+def test_callers_a_call_served_return_while_the_next_call_runs() -> None:
+    first_running, first_release = threading.Event(), threading.Event()
+    next_running, next_release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        running, release = (
+            (next_running, next_release) if 3 in items else (first_running, first_release)
+        )
+        running.set()
+        assert release.wait(10)
+        return items
+
+    combiner = Combiner(run, wait_s=0)
+    with ThreadPoolExecutor(3) as pool:
+        served = submit_while_busy(combiner, pool, [1, 2])
+        assert first_running.wait(10)
+        later = pool.submit(combiner, 3)  # queues behind the running call
+        wait_for_waiting(combiner, 1)
+        first_release.set()
+        assert next_running.wait(10)
+        assert [f.result(10) for f in served] == [1, 2]  # the next call still runs
+        next_release.set()
+        assert later.result(10) == 3

@@ -131,6 +131,9 @@ class Collection:
             config.name, self.docstore, self.vectors, self._write_lock
         )
         self.index_builder.maybe_start()
+        # While every document is one chunk, the k best chunks are k documents: a search
+        # fetches k, not twice as many to make up for chunks of the same document.
+        self._one_chunk_each = not self.docstore.has_multi_chunk_documents()
         # Concurrent single unfiltered queries: one FAISS search and one SQLite read for all.
         self._first_rounds: Combiner[tuple[np.ndarray, int], _Round] | None = (
             Combiner(self._search_rounds) if search_batching else None
@@ -295,6 +298,8 @@ class Collection:
     def _write(self, rows: list[DocumentRow], deletes: list[str]) -> int:
         # One writer at a time per collection, so the index applies writes in sequence order.
         with self._write_lock:
+            if any(len(row.chunks) > 1 for row in rows):
+                self._one_chunk_each = False  # before any search can see them
             result, deleted = self.docstore.write(rows, deletes)
             self.vectors.apply(
                 result.seq, result.added_ids, result.added_vectors, result.removed_ids
@@ -413,7 +418,7 @@ class Collection:
         available = len(allowed) if allowed is not None else self.vectors.ntotal
         if available == 0:
             return []
-        fetch = min(available, max(k * 2, k + 8))
+        fetch = min(available, k if self._one_chunk_each else max(k * 2, k + 8))
         found: dict[int, ChunkHit] | None = None
         if allowed is None and self._first_rounds is not None:
             pairs, found = self._first_rounds((query, fetch))

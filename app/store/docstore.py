@@ -287,6 +287,10 @@ class DocStore:
         chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(docs), int(chunks)
 
+    def has_multi_chunk_documents(self) -> bool:
+        row = self._reader().execute("SELECT EXISTS (SELECT 1 FROM chunks WHERE idx > 0)")
+        return bool(row.fetchone()[0])
+
     def get(self, doc_id: str) -> StoredDocument | None:
         row = (
             self._reader()

@@ -9,7 +9,7 @@ import pytest
 from app.errors import Conflict
 from app.models.encoder import Encoder
 from app.store.collection import SNAPSHOT_FILE, Collection, CollectionConfig, NewDocument
-from tests.helpers import wait_for_waiting
+from tests.helpers import combiner_busy, wait_for_waiting
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -150,7 +150,7 @@ def test_concurrent_searches_are_answered_together_with_the_answers_they_get_alo
     queries = c.embed_queries(words)
     alone = [c.search(queries[i : i + 1], 5)[0] for i in range(len(words))]
     with ThreadPoolExecutor(len(words)) as pool:
-        with c._first_rounds._lock:  # a search in progress: the others queue behind it
+        with combiner_busy(c._first_rounds):  # a search in progress: the others queue
             futures = [pool.submit(c.search, queries[i : i + 1], 5) for i in range(len(words))]
             wait_for_waiting(c._first_rounds, len(words))
         together = [f.result(30)[0] for f in futures]
@@ -170,3 +170,27 @@ def test_with_search_batching_off_each_search_runs_on_its_own(
         tops = list(pool.map(lambda i: c.search(queries[i : i + 1], 1)[0][0].id, range(4)))
     assert tops == ["d0", "d4", "d2", "d3"]
     assert c._first_rounds is None
+
+
+def test_while_every_document_is_one_chunk_a_search_reads_only_k_chunks(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    c = make(tmp_path, encoder)
+    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    read: list[int] = []
+    chunk_hits = c.docstore.chunk_hits
+    c.docstore.chunk_hits = lambda ids: read.append(len(ids)) or chunk_hits(ids)  # type: ignore[method-assign]
+    (hits,) = c.search(c.embed_queries(["kitten"]), 2)
+    assert [h.id for h in hits][:1] == ["d0"] and len(hits) == 2
+    assert read == [2]
+    # A document of several chunks: a search fetches more, to find k distinct documents.
+    long_text = " ".join(f"Sentence number {i} talks about sailing boats." for i in range(200))
+    c.upsert([NewDocument(long_text, "long")])
+    assert c.counts()["chunks"] > len(TEXTS) + 1
+    read.clear()
+    (hits,) = c.search(c.embed_queries(["sailing boats"]), 2)
+    assert hits[0].id == "long" and len({h.id for h in hits}) == 2
+    assert read[0] > 2
+    # Reopened, the collection finds out again from what it stores.
+    c.close()
+    assert Collection.open(c.folder, encoder)._one_chunk_each is False
