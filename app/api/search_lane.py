@@ -21,16 +21,17 @@ from app.api.schemas import SearchRequest
 from app.errors import ServiceError
 from app.services import Services
 
-SEARCH_PATH = re.compile(r"/collections/([^/]+)/search")
+METHOD = "POST"
 JSON_TYPE = re.compile(rb"application/json\s*(;.*)?", re.IGNORECASE)
 
 
 def search_route() -> APIRoute:
-    """The route this lane answers for: requests are logged and counted under its path."""
+    """The route this lane answers for: its path pattern picks the requests, and they are
+    logged and counted under its path."""
     return next(
         route
         for route in search.router.routes
-        if isinstance(route, APIRoute) and route.methods == {"POST"}
+        if isinstance(route, APIRoute) and route.methods == {METHOD}
     )
 
 
@@ -81,8 +82,8 @@ class SearchLaneMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            match = SEARCH_PATH.fullmatch(scope["path"])
+        if scope["type"] == "http" and scope["method"] == METHOD:
+            match = self.route.path_regex.match(scope["path"])
         if match is None or not is_json(scope):
             await self.app(scope, receive, send)
             return
@@ -96,7 +97,7 @@ class SearchLaneMiddleware:
             return
         scope["route"] = self.route
         try:
-            data = await run_in_threadpool(answer, match[1], request, self.services)
+            data = await run_in_threadpool(answer, match["name"], request, self.services)
         except ServiceError as exc:
             await send_json_error(send, exc.status, exc.code, exc.message, exc.headers)
             return
