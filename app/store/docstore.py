@@ -288,8 +288,12 @@ class DocStore:
         return int(docs), int(chunks)
 
     def has_multi_chunk_documents(self) -> bool:
-        row = self._reader().execute("SELECT EXISTS (SELECT 1 FROM chunks WHERE idx > 0)")
-        return bool(row.fetchone()[0])
+        """Whether some document has more than one chunk. Both counts read an index only; a
+        test of `idx > 0` would read the whole chunks table whenever no chunk matches."""
+        conn = self._reader()
+        chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        documents = conn.execute("SELECT COUNT(DISTINCT doc_num) FROM chunks").fetchone()[0]
+        return bool(chunks > documents)
 
     def get(self, doc_id: str) -> StoredDocument | None:
         row = (

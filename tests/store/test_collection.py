@@ -193,4 +193,9 @@ def test_while_every_document_is_one_chunk_a_search_reads_only_k_chunks(
     assert read[0] > 2
     # Reopened, the collection finds out again from what it stores.
     c.close()
-    assert Collection.open(c.folder, encoder)._one_chunk_each is False
+    reopened = Collection.open(c.folder, encoder)
+    assert reopened._one_chunk_each is False
+    # Once that document is gone, a reopened collection reads k chunks again.
+    assert reopened.delete(["long"]) == 1
+    reopened.close()
+    assert Collection.open(c.folder, encoder)._one_chunk_each is True
