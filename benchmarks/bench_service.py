@@ -278,7 +278,8 @@ def main() -> None:
         f"in-process: {args.clients} in one call, p99 ms",
         p99_combined,
         None,
-        f"{p99_combined / p99_alone:.2f}x one query alone ({p99_alone:.1f} ms; "
+        f"{p99_combined / p99_alone:.2f}x one query alone ({p99_alone:.1f} ms; p50 "
+        f"{percentile(limit_combined, 50) / percentile(limit_alone, 50):.2f}x; "
         f"{len(limit_combined)} turns each)",
     )
     p99_off = percentile(lat_off, 99)
