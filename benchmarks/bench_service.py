@@ -110,11 +110,20 @@ class InProcess:
             self.index.add_with_ids(vectors, ids)  # type: ignore[call-arg]
         self.ingest_s = time.perf_counter() - started
 
-    def query(self, q: str) -> float:
-        faiss.omp_set_num_threads(1)
+    def _search(self, batch: list[str], threads: int) -> float:
+        """`batch` encoded in one call and searched on `threads` FAISS threads; returns ms."""
+        faiss.omp_set_num_threads(threads)
         started = time.perf_counter()
-        self.index.search(self.encoder.encode([q]), 10)  # type: ignore[call-arg]
+        self.index.search(self.encoder.encode(batch), 10)  # type: ignore[call-arg]
         return (time.perf_counter() - started) * 1000
+
+    def query(self, q: str) -> float:
+        """One query alone, on one FAISS thread as the service searches it."""
+        return self._search([q], 1)
+
+    def search_together(self, batch: list[str]) -> float:
+        """Several queries in one call, on the service's threads for several."""
+        return self._search(batch, self.threads)
 
     def combined_latencies(
         self, queries: list[str], clients: int, rounds: int, seconds: float
@@ -128,19 +137,15 @@ class InProcess:
             if time.perf_counter() > deadline:
                 break
             alone.append(self.query(queries[r % len(queries)]))
-            faiss.omp_set_num_threads(self.threads)
             batch = [queries[(r * clients + i) % len(queries)] for i in range(clients)]
-            started = time.perf_counter()
-            self.index.search(self.encoder.encode(batch), 10)  # type: ignore[call-arg]
-            combined.append((time.perf_counter() - started) * 1000)
+            combined.append(self.search_together(batch))
         return alone, combined
 
     def batched_qps(self, queries: list[str], clients: int, seconds: float) -> float:
         """Queries/s when `clients` queries are encoded in one call, then searched."""
-        faiss.omp_set_num_threads(self.threads)
         done, started = 0, time.perf_counter()
         for start in range(0, len(queries), clients):
-            self.index.search(self.encoder.encode(queries[start : start + clients]), 10)  # type: ignore[call-arg]
+            self.search_together(queries[start : start + clients])
             done += len(queries[start : start + clients])
             if time.perf_counter() - started > seconds:
                 break

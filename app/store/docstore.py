@@ -290,10 +290,9 @@ class DocStore:
     def has_multi_chunk_documents(self) -> bool:
         """Whether some document has more than one chunk. Both counts read an index only; a
         test of `idx > 0` would read the whole chunks table whenever no chunk matches."""
-        conn = self._reader()
-        chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        documents = conn.execute("SELECT COUNT(DISTINCT doc_num) FROM chunks").fetchone()[0]
-        return bool(chunks > documents)
+        _, chunks = self.count()
+        row = self._reader().execute("SELECT COUNT(DISTINCT doc_num) FROM chunks").fetchone()
+        return chunks > int(row[0])
 
     def get(self, doc_id: str) -> StoredDocument | None:
         row = (
