@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.store.collection import Collection
+    from app.store.interface import CollectionStore
 
 QRELS_HEADER = ["query-id", "corpus-id", "score"]
 QRELS_LAYOUT = "query-id<TAB>corpus-id<TAB>score"
@@ -156,9 +156,9 @@ def evaluate(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dic
     return {name: total / len(qrels) for name, total in totals.items()}
 
 
-def index_dataset(collection: "Collection", dataset: BeirDataset, batch: int = 256) -> None:
+def index_dataset(collection: "CollectionStore", dataset: BeirDataset, batch: int = 256) -> None:
     """Upsert the corpus (title and text) into the collection under the corpus ids."""
-    from app.store.collection import NewDocument
+    from app.store.interface import NewDocument
 
     docs = [
         NewDocument(f"{d['title']}\n{d['text']}".strip(), doc_id)
@@ -169,7 +169,7 @@ def index_dataset(collection: "Collection", dataset: BeirDataset, batch: int = 2
 
 
 def evaluate_modes(
-    collection: "Collection", dataset: BeirDataset, modes: list[str], depth: int = 100
+    collection: "CollectionStore", dataset: BeirDataset, modes: list[str], depth: int = 100
 ) -> dict[str, dict[str, float]]:
     """The metrics of each search mode over the dataset's queries, on an indexed collection."""
     ids = list(dataset.queries)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.models.seq2seq import split_sentences
+from app.text.sentences import split_sentences
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""create_app(settings): builds the services in the lifespan and mounts the routers."""
+"""create_app(settings): builds the services in the lifespan, mounts the routes and middleware."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -6,24 +6,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import (
-    ask,
-    collections,
-    documents,
-    embeddings,
-    files,
-    generation,
-    health,
-    metrics,
-    models,
-    search,
-    translation,
-)
-from app.api.auth import load_api_keys
+from app.api.errors import install_error_handlers
 from app.api.middleware import install_middleware
+from app.api.middleware.keys import load_api_keys
 from app.api.openapi import install_openapi
+from app.api.routes import ROUTERS
+from app.api.scopes import RouteTable
 from app.config import Settings
-from app.errors import install_error_handlers
 from app.metrics import AppMetrics
 from app.models.encoder import Encoder
 from app.services import Services
@@ -53,10 +42,10 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     app.state.services = services
     app.state.api_keys = api_keys
     app.state.metrics = AppMetrics(services)
-    install_middleware(app, settings, services, api_keys, app.state.metrics)
+    for router in ROUTERS:
+        app.include_router(router)
     install_error_handlers(app)
     install_openapi(app)
-    routers = (health, metrics, collections, documents, files, search, ask, embeddings, models)
-    for module in (*routers, generation, translation):
-        app.include_router(module.router)
+    routes = RouteTable.from_app(app, ROUTERS)
+    install_middleware(app, settings, api_keys, app.state.metrics, routes)
     return app

@@ -11,7 +11,7 @@ from app.models.batcher import BatchingEncoder, EncodeBatcher
 from app.models.encoder import Encoder
 from app.models.registry import ModelRegistry
 from app.store.catalog import Catalog
-from app.store.vectors import set_search_threads
+from app.store.embedded.vectors import set_search_threads
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Services:
     def _require_ready(self) -> None:
         if not self._ready.is_set():
             reason = f"start-up failed: {self.load_error}" if self.load_error else "still loading"
-            raise NotReady(f"the service is not ready ({reason})", headers={"Retry-After": "1"})
+            raise NotReady(f"the service is not ready ({reason})", retry_after_s=1)
 
     @property
     def encoder(self) -> Encoder:

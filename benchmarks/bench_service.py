@@ -37,7 +37,7 @@ from common import http_ingest, peak_rss_mib, percentile  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.models.encoder import Encoder  # noqa: E402
-from app.store.vectors import BLAS_THRESHOLD  # noqa: E402
+from app.store.embedded.vectors import BLAS_THRESHOLD  # noqa: E402
 from tests.helpers import ServerProcess, kjv_verses  # noqa: E402
 
 JSON_HEADERS = {"Content-Type": "application/json"}

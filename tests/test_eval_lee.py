@@ -8,7 +8,8 @@ import pytest
 from app.cli import main
 from app.evaluation import evaluate_modes, index_dataset, load_beir
 from app.models.encoder import Encoder
-from app.store.collection import Collection, CollectionConfig
+from app.store.embedded.collection import Collection
+from app.store.interface import CollectionConfig
 
 LEE = Path(__file__).parent / "data" / "lee"
 

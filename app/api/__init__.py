@@ -1,1 +1,1 @@
-"""HTTP routers: thin, one module per resource."""
+"""The HTTP layer: routes, their schemas, middleware, and the mapping of errors to replies."""

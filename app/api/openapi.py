@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.api.route_rules import OPEN, find_rule
+from app.api.scopes import HEAVY_FIELD, OPEN, SCOPE_FIELD, UNDECLARED
 
 SCHEME = "bearerAuth"
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
@@ -30,10 +30,10 @@ def add_security(schema: dict[str, Any]) -> dict[str, Any]:
         "description": "An API key from SEMSEARCH_API_KEYS or SEMSEARCH_API_KEYS_FILE; "
         "needed only when keys are configured.",
     }
-    for path, operations in schema.get("paths", {}).items():
-        for method, operation in operations.items():
-            rule = find_rule(method.upper(), path)
-            needed = rule.scope if rule is not None else "admin"
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            needed = operation.get(SCOPE_FIELD, UNDECLARED)
+            operation.pop(HEAVY_FIELD, None)
             if needed == OPEN:
                 operation["security"] = []
                 continue

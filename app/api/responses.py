@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import Response
 from pydantic import BaseModel
 
-from app.api.schemas import ErrorResponse
+from app.api.schemas.common import ErrorResponse
 
 BAD_INPUT: dict[int | str, dict[str, Any]] = {
     400: {
@@ -31,3 +31,9 @@ def json_response(model: BaseModel) -> Response:
     """Serialize a response model once, for hot paths: returned as a model, FastAPI would
     dump and validate it again against the route's response_model."""
     return Response(model.model_dump_json(), media_type="application/json")
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads and validates its JSON itself."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

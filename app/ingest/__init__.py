@@ -1,1 +1,1 @@
-"""Turning incoming text into chunks ready to embed."""
+"""Files into documents: parsers for each file type, the folders the CLI walks, uploads."""

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.ingest.parsers import ParseError, parse_file
-from app.store.collection import Collection, NewDocument
+from app.store.interface import CollectionStore, NewDocument
 
 MAX_WARNINGS = 100
 
@@ -26,16 +26,18 @@ class IngestLimits:
 
 
 def ingest_file(
-    collection: Collection,
+    collection: CollectionStore,
     name: str,
     data: bytes,
     text_column: str | None,
     limits: IngestLimits,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> FileOutcome:
-    """Store one file's documents, replacing an earlier upload of the same name (its pages or
-    rows that are gone now go too). A file that cannot be read is reported, not raised;
-    `on_batch` hears the documents and chunks stored after each batch."""
+    """Store one file's documents, replacing an earlier upload of the same name the way
+    `semsearch ingest` does: the first batch's write deletes, in the same transaction, the
+    stored documents of that source (pages, rows, lines) it does not hold; later batches only
+    add. A file that cannot be read is reported, not raised; `on_batch` hears the documents
+    and chunks stored after each batch."""
     try:
         parsed = parse_file(name, data, text_column)
     except ParseError as exc:
@@ -48,13 +50,13 @@ def ingest_file(
             error=f"{name}: {len(too_long)} documents over the text limit of "
             f"{limits.max_text_chars} characters (first: {too_long[0]})",
         )
-    stale = collection.ids_matching({"source": name})
     step = limits.batch_documents
     for start in range(0, len(docs), step):
         rows = collection.prepare(
             docs[start : start + step], limits.chunk_tokens, limits.chunk_overlap
         )
-        collection.store(rows, stale if start == 0 else None)
+        # As Collection.upsert's replace_source: the first batch replaces the earlier upload.
+        collection.store(rows, replace_source=name if start == 0 else None)
         if on_batch is not None:
             on_batch(len(rows), sum(len(r.chunks) for r in rows))
     return FileOutcome(name, len(docs), parsed.warnings[:MAX_WARNINGS])

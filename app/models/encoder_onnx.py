@@ -16,14 +16,14 @@ import importlib
 import json
 import logging
 import re
-import shutil
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from app.models.folders import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -120,26 +120,6 @@ def model_features(model: Any, texts: list[str]) -> dict[str, Any]:
     return features
 
 
-def write_atomically(target: Path, write: Any) -> None:
-    """Call write(folder) on a temporary folder beside target, then rename it into place; a
-    target another process finished first is kept."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    staging.mkdir()
-    try:
-        write(staging)
-        if target.exists() and not (target / MODEL_FILE).is_file():
-            shutil.rmtree(target)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / MODEL_FILE).is_file():
-                raise
-            log.info("another process cached %s first", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def _tensor_inputs(features: dict[str, Any]) -> list[str]:
     import torch
 
@@ -215,7 +195,7 @@ def export_onnx(model: Any, target: Path) -> None:
         _write_info(folder, {"inputs": names, "quantized": False, "torch": torch.__version__})
 
     log.info("exporting the encoder to ONNX in %s", target)
-    write_atomically(target, write)
+    write_atomically(target, write, MODEL_FILE)
 
 
 def quantize_onnx(source: Path, target: Path) -> None:
@@ -247,7 +227,7 @@ def quantize_onnx(source: Path, target: Path) -> None:
         _write_info(folder, {**info, "quantized": True, "kept_float": len(keep_float)})
 
     log.info("quantizing the ONNX encoder to int8 in %s", target)
-    write_atomically(target, write)
+    write_atomically(target, write, MODEL_FILE)
 
 
 def _write_info(folder: Path, info: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ class ConcurrencyLimiter:
             raise Overloaded(
                 f"{self.name}: {self.concurrency} running and {self.queue} waiting is the limit; "
                 "retry later",
-                headers={"Retry-After": str(self.retry_after_s)},
+                retry_after_s=self.retry_after_s,
             )
 
     @asynccontextmanager

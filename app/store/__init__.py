@@ -1,1 +1,2 @@
-"""Durable storage: SQLite as the source of truth, FAISS as a searchable snapshot."""
+"""Durable storage of collections: the interface every backend implements, the embedded
+backend (SQLite and FAISS), one filter language and the catalog of collections."""

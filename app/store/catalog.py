@@ -1,7 +1,6 @@
 """All collections under the data folder: create, open, list, delete, snapshot."""
 
 import logging
-import re
 import shutil
 import threading
 from pathlib import Path
@@ -9,21 +8,12 @@ from typing import Any
 
 from app.errors import BadInput, Conflict, NotFound
 from app.models.encoder import Encoder
-from app.store.collection import DOCSTORE_FILE, Collection, CollectionConfig
-from app.store.index_spec import IndexDefaults, parse_index
+from app.store.embedded.collection import Collection
+from app.store.embedded.index_spec import parse_index
+from app.store.embedded.layout import DOCSTORE_FILE
+from app.store.interface import NAME_PATTERN, CollectionConfig, IndexDefaults, validate_name
 
 log = logging.getLogger(__name__)
-
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def validate_name(name: str) -> str:
-    if not NAME_PATTERN.fullmatch(name):
-        raise BadInput(
-            f"name: {name!r} is not a valid collection name; "
-            "use 1-64 characters of A-Z, a-z, 0-9, _ and -"
-        )
-    return name
 
 
 class Catalog:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api import auth
-from app.api.auth import ApiKeyConfigError, key_id, load_api_keys, warn_about_access
-from app.api.route_rules import find_rule
-from app.cli import serve
+from app.api.middleware import keys as auth
+from app.api.middleware.keys import ApiKeyConfigError, key_id, load_api_keys, warn_about_access
+from app.api.routes import ROUTERS
+from app.api.scopes import SCOPE_FIELD, RouteTable
+from app.cli.serve import serve
 from app.config import Settings
 from app.main import create_app
 from app.models.encoder import Encoder
@@ -147,7 +148,7 @@ def test_snapshots_need_admin(base: TestClient) -> None:
             assert_error(call(base, method, path, body, key), 403, "forbidden", "'admin'")
         r = call(base, method, path, body, ADMIN_KEY)
         assert r.status_code not in (401, 403), r.text
-    assert find_rule("GET", "/collections/base/snapshots").scope == "admin"  # type: ignore[union-attr]
+    assert scope_of(base, "GET", "/collections/{name}/snapshots") == "admin"
 
 
 def test_heavy_routes_need_read(base: TestClient) -> None:
@@ -159,7 +160,7 @@ def test_heavy_routes_need_read(base: TestClient) -> None:
         ("POST", "/collections/base/ask", {"question": "Hi"}),
     ]:
         assert_error(call(base, method, path, body, None), 401, "unauthorized")
-        assert find_rule(method, path).scope == "read"  # type: ignore[union-attr]
+        assert routes(base).find(method, path).scope == "read"  # type: ignore[union-attr]
 
 
 def test_unknown_paths_are_404_for_any_valid_key(base: TestClient) -> None:
@@ -168,19 +169,54 @@ def test_unknown_paths_are_404_for_any_valid_key(base: TestClient) -> None:
     assert base.put("/collections", headers=bearer(READ_KEY)).status_code == 405
 
 
-def test_every_route_has_a_rule(base: TestClient) -> None:
-    """A new route must be given a scope in app/api/route_rules.py (it would need admin)."""
+def test_every_route_declares_its_scope(base: TestClient) -> None:
+    """A route declares its scope where it is declared (one that does not would need admin)."""
+    undeclared = [
+        f"{sorted(route.methods)} {route.path}"
+        for router in ROUTERS
+        for route in router.routes
+        if SCOPE_FIELD not in (getattr(route, "openapi_extra", None) or {})
+    ]
+    assert undeclared == []
+
+
+def test_the_key_table_is_built_from_the_app_routes(base: TestClient) -> None:
+    """Each operation of the API description has its rule, named by its own path template
+    (the name logs and metrics use when a request is refused before routing)."""
     spec = base.get("/openapi.json").json()
+    table = routes(base)
     missing, other_pattern = [], []
     for path, ops in spec["paths"].items():
         for method in ops:
-            rule = find_rule(method.upper(), path)
+            rule = table.find(method.upper(), path)
             if rule is None:
                 missing.append(f"{method.upper()} {path}")
             elif rule.pattern.replace(":path}", "}") != path:
-                # The pattern names the route in logs and metrics when a request is refused.
                 other_pattern.append(f"{method.upper()} {path}: {rule.pattern}")
     assert missing == [] and other_pattern == []
+
+
+def test_a_route_without_a_declared_scope_needs_admin() -> None:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/undeclared")
+    def undeclared() -> dict[str, str]:
+        return {}
+
+    rule = RouteTable.from_app(app, []).find("GET", "/undeclared")
+    assert rule is not None and rule.scope == "admin"
+    assert RouteTable.from_app(app, []).find("GET", "/docs").scope == "open"  # type: ignore[union-attr]
+
+
+def routes(client: TestClient) -> RouteTable:
+    return RouteTable.from_app(client.app, ROUTERS)  # type: ignore[arg-type]
+
+
+def scope_of(client: TestClient, method: str, template: str) -> str:
+    spec = client.get("/openapi.json").json()
+    return str(spec["paths"][template][method.lower()][SCOPE_FIELD])
 
 
 def test_openapi_declares_the_bearer_scheme(base: TestClient) -> None:
@@ -276,7 +312,7 @@ def test_bad_keys_file_fails_at_start(tmp_path: Path) -> None:
 
 
 def test_binding_beyond_loopback_without_keys_warns(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="app.api.auth")
+    caplog.set_level(logging.WARNING, logger="app.api.middleware.keys")
     no_keys = load_api_keys(Settings())
     for host in ("127.0.0.1", "localhost", "::1"):
         warn_about_access(host, no_keys)

@@ -54,3 +54,21 @@ def test_ids_with_slashes_can_be_read_and_deleted(client: TestClient) -> None:
     assert client.get("/collections/c/documents/docs%2Fguide%2FREADME.md").status_code == 200
     assert client.delete("/collections/c/documents/docs/guide/README.md").status_code == 204
     assert client.get("/collections/c/documents/docs/guide/README.md").status_code == 404
+
+
+def test_replace_source_drops_what_a_reingested_file_no_longer_holds(client: TestClient) -> None:
+    old = [
+        {"id": f"f.jsonl:{i}", "text": f"line {i}", "metadata": {"source": "f.jsonl"}}
+        for i in range(3)
+    ]
+    other = {"id": "g", "text": "another file", "metadata": {"source": "g.txt"}}
+    ingest(client, "c", [*old, other])
+    body = {"documents": [old[0]], "replace_source": "f.jsonl"}
+    assert client.post("/collections/c/documents", json=body).status_code == 200
+    assert sorted(all_ids(client, "c", 10)[0]) == ["f.jsonl:0", "g"]
+
+
+def test_replace_source_must_not_be_empty(client: TestClient) -> None:
+    body = {"documents": [{"text": "x"}], "replace_source": ""}
+    r = client.post("/collections/c/documents", json=body)
+    assert r.status_code == 400 and "replace_source" in r.json()["error"]["message"]

@@ -5,13 +5,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from app.api.rate_limit import RateLimitMiddleware, TokenBuckets
+from app.api.middleware.rate_limit import RateLimitMiddleware, TokenBuckets
+from app.api.routes import ROUTERS
+from app.api.scopes import RouteTable
 from app.config import Settings
 from app.models.encoder import Encoder
 from tests.conftest import make_client
+
+ROUTE_TABLE = RouteTable.from_app(FastAPI(), ROUTERS)
 
 KEY_A = "key-a-0123456789abcdef"
 KEY_B = "key-b-0123456789abcdef"
@@ -125,7 +130,7 @@ def status_of(sent: list[Message]) -> int:
 def test_heavy_requests_in_flight_per_key() -> None:
     async def scenario() -> None:
         gate = Gate()
-        limiter = RateLimitMiddleware(gate, rps=0, burst=0, max_heavy=1)
+        limiter = RateLimitMiddleware(gate, ROUTE_TABLE, rps=0, burst=0, max_heavy=1)
         first = asyncio.ensure_future(request(limiter, "POST", "/generate", "a"))
         await asyncio.wait_for(gate.entered.wait(), timeout=10)
         refused = await request(limiter, "POST", "/translate", "a")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from app.api.request_timeout import RequestTimeoutMiddleware
+from app.api.middleware.request_timeout import RequestTimeoutMiddleware
 from app.config import Settings
 from app.main import create_app
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.store.collection import SNAPSHOT_FILE
+from app.store.embedded.layout import SNAPSHOT_FILE
 from tests.helpers import ServerProcess, all_ids, kjv_verses
 
 BATCH = 100

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from app.api.auth import key_id
+from app.api.middleware.keys import key_id
 from app.config import Settings
 from app.main import create_app
 from tests.helpers import ServerProcess

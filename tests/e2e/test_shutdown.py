@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.store.collection import DOCSTORE_FILE, SNAPSHOT_FILE
-from app.store.docstore import DocStore
-from app.store.vectors import VectorIndex
+from app.store.embedded.docstore import DocStore
+from app.store.embedded.layout import DOCSTORE_FILE, SNAPSHOT_FILE
+from app.store.embedded.vectors import VectorIndex
 from tests.helpers import ServerProcess, kjv_verses
 
 DOCUMENTS = 100

@@ -10,7 +10,13 @@ import torch
 
 from app.config import Settings
 from app.models import decoder as decoder_module
-from app.models.decoder import DEFAULT_GENERATOR, Decoder, GenerationParams, GenerationResult
+from app.models.decoder import (
+    DEFAULT_GENERATOR,
+    Decoder,
+    GenerationParams,
+    GenerationResult,
+    ready_length,
+)
 
 PARIS = "The capital of France is Paris."
 
@@ -76,6 +82,22 @@ def test_stop_string_cuts_the_text_before_it(decoder: Decoder, france_prompt: st
     assert result.text == "".join(chunks) == "The capital of France "
     assert result.finish_reason == "stop"
     assert decoder.generate(france_prompt, params) == result
+
+
+def test_the_earliest_stop_string_ends_the_text() -> None:
+    stops = ["\n\n", "User:"]
+    assert ready_length("Paris.\n\nUser: and", 0, stops) == (6, True)
+    assert ready_length("Paris. User:\n\n", 0, stops) == (7, True)
+    assert ready_length("Paris.", 0, stops) == (6, False)
+    assert ready_length("Paris.", 0, []) == (6, False)
+
+
+def test_what_may_start_a_stop_string_or_a_character_waits_for_the_next_token() -> None:
+    assert ready_length("Paris.\n", 0, ["\n\n"]) == (6, False)
+    assert ready_length("Paris. Us", 0, ["User:"]) == (7, False)
+    assert ready_length("Paris \ufffd", 0, []) == (6, False)
+    assert ready_length("Paris \ufffd", 7, []) == (7, False)
+    assert ready_length("Us", 2, ["User:"]) == (2, False)
 
 
 def test_stream_chunks_concatenate_to_the_generated_text(

@@ -20,7 +20,6 @@ from app.models.encoder_onnx import (
     MODEL_FILE,
     EncoderBackendUnavailable,
     onnx_cache_path,
-    write_atomically,
 )
 from tests.conftest import make_client
 from tests.helpers import ingest, kjv_verses, wait_for_load_outcome
@@ -95,27 +94,6 @@ def test_the_cache_key_follows_the_weights_and_the_name(tmp_path: Path) -> None:
     assert onnx_cache_path(tmp_path, "m", str(model), "onnx") != first
     with pytest.raises(ValueError, match="not an onnx backend"):
         onnx_cache_path(tmp_path, "m", str(model), "torch")
-
-
-def test_a_failed_export_leaves_no_folder_behind(tmp_path: Path) -> None:
-    target = tmp_path / "encoders" / "m-key" / "onnx"
-
-    def half_written(folder: Path) -> None:
-        (folder / MODEL_FILE).write_bytes(b"partial")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError, match="disk full"):
-        write_atomically(target, half_written)
-    assert not target.exists() and list(target.parent.iterdir()) == []
-
-
-def test_a_folder_finished_first_by_another_process_is_kept(tmp_path: Path) -> None:
-    target = tmp_path / "onnx"
-    target.mkdir()
-    (target / MODEL_FILE).write_bytes(b"theirs")
-    write_atomically(target, lambda folder: (folder / MODEL_FILE).write_bytes(b"mine"))
-    assert (target / MODEL_FILE).read_bytes() == b"theirs"
-    assert [p.name for p in tmp_path.iterdir()] == ["onnx"]
 
 
 # -- agreement with torch ----------------------------------------------------------------------

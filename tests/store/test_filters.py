@@ -1,14 +1,15 @@
-"""Metadata filters select the documents users expect, on a real SQLite store."""
+"""Metadata filters select the documents users expect, and a bad filter names its field: on
+every backend."""
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from app.errors import BadInput
-from app.store.docstore import ChunkRow, DocStore, DocumentRow
-from app.store.filters import compile_filter
+from app.models.encoder import Encoder
+from app.store.interface import ChunkRow, CollectionStore, DocumentRow
+from tests.store.backends import Backend
 
 DOCS: dict[str, dict[str, Any]] = {
     "a": {"lang": "en", "year": 2019, "tags": ["news", "tech"], "draft": False},
@@ -20,19 +21,16 @@ DOCS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> DocStore:
-    path: Path = tmp_path_factory.mktemp("filters") / "docstore.sqlite"
-    store = DocStore(path, 2)
-    vec = np.ones(2, dtype=np.float32)
+def store(module_store_backend: Backend, encoder: Encoder) -> CollectionStore:
+    collection = module_store_backend.create("filters")
+    vec = np.ones(encoder.dimension, dtype=np.float32) / np.sqrt(encoder.dimension)
     rows = [DocumentRow(i, f"text {i}", m, [ChunkRow(0, 0, 6, vec)]) for i, m in DOCS.items()]
-    store.write(rows, [])
-    return store
+    collection.store(rows)
+    return collection
 
 
-def matching(store: DocStore, filter_: dict[str, Any]) -> set[str]:
-    where, params = compile_filter(filter_)
-    rows = store._reader().execute(f"SELECT id FROM documents WHERE {where}", params)
-    return {r[0] for r in rows}
+def matching(store: CollectionStore, filter_: dict[str, Any]) -> set[str]:
+    return set(store.ids_matching(filter_))
 
 
 @pytest.mark.parametrize(
@@ -59,16 +57,20 @@ def matching(store: DocStore, filter_: dict[str, Any]) -> set[str]:
         ({}, {"a", "b", "c", "d", "e"}),
     ],
 )
-def test_filter_selects(store: DocStore, filter_: dict[str, Any], expected: set[str]) -> None:
+def test_filter_selects(
+    store: CollectionStore, filter_: dict[str, Any], expected: set[str]
+) -> None:
     assert matching(store, filter_) == expected
 
 
-def test_a_range_on_numbers_does_not_match_numeric_strings(store: DocStore) -> None:
+def test_a_range_on_numbers_does_not_match_numeric_strings(store: CollectionStore) -> None:
     assert "e" not in matching(store, {"year": {"$gte": 2000}})
 
 
-def test_chunk_ids_follow_the_filter(store: DocStore) -> None:
-    assert len(store.chunk_ids_matching({"lang": "en"})) == 2
+def test_a_filtered_search_returns_only_matching_documents(store: CollectionStore) -> None:
+    query = np.ones((1, store.config.dimension), dtype=np.float32)
+    (hits,) = store.search(query, 10, {"lang": "en"})
+    assert sorted(h.id for h in hits) == ["a", "b"]
 
 
 @pytest.mark.parametrize(
@@ -85,8 +87,10 @@ def test_chunk_ids_follow_the_filter(store: DocStore) -> None:
         ({"year": {"$in": list(range(1001))}}, ["filter.year.$in", "1000"]),
     ],
 )
-def test_bad_filters_name_the_field(filter_: dict[str, Any], names: list[str]) -> None:
+def test_bad_filters_name_the_field(
+    store: CollectionStore, filter_: dict[str, Any], names: list[str]
+) -> None:
     with pytest.raises(BadInput) as err:
-        compile_filter(filter_)
+        store.ids_matching(filter_)
     for name in names:
         assert name in err.value.message

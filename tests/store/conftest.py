@@ -1,0 +1,29 @@
+"""Fixtures: a store backend per parameter, so every test that asks for one runs on each."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.models.encoder import Encoder
+from tests.store.backends import BACKENDS, Backend, make_backend
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(
+    request: pytest.FixtureRequest, tmp_path: Path, encoder: Encoder
+) -> Iterator[Backend]:
+    """A backend whose collections live for one test."""
+    backend = make_backend(request.param, tmp_path, encoder)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_store_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, encoder: Encoder
+) -> Iterator[Backend]:
+    """A backend whose collections live for one test module."""
+    backend = make_backend(request.param, tmp_path_factory.mktemp(request.param), encoder)
+    yield backend
+    backend.close()
