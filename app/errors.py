@@ -45,3 +45,9 @@ class ModelUnavailable(ServiceError):
     """A generation or translation model that could not be loaded."""
 
     code = "model_unavailable"
+
+
+class DatabaseUnavailable(ServiceError):
+    """The database cannot be reached, or did not answer within its time limit."""
+
+    code = "database_unavailable"

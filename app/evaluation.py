@@ -4,7 +4,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.store.interface import CollectionStore
@@ -169,15 +169,24 @@ def index_dataset(collection: "CollectionStore", dataset: BeirDataset, batch: in
 
 
 def evaluate_modes(
-    collection: "CollectionStore", dataset: BeirDataset, modes: list[str], depth: int = 100
+    collection: "CollectionStore",
+    dataset: BeirDataset,
+    modes: list[str],
+    depth: int = 100,
+    fusion: str | None = None,
+    alpha: float | None = None,
 ) -> dict[str, dict[str, float]]:
-    """The metrics of each search mode over the dataset's queries, on an indexed collection."""
+    """The metrics of each search mode over the dataset's queries, on an indexed collection;
+    `fusion` and `alpha` (the service's defaults when None) apply to the hybrid mode."""
     ids = list(dataset.queries)
     texts = [dataset.queries[i] for i in ids]
     vectors = collection.embed_queries(texts)
     table = {}
     for mode in modes:
-        found = collection.search(vectors, depth, texts=texts, mode=mode)
+        options: dict[str, Any] = {}
+        if mode == "hybrid":
+            options = {"alpha": alpha} | ({"fusion": fusion} if fusion else {})
+        found = collection.search(vectors, depth, texts=texts, mode=mode, **options)
         run = {qid: [h.id for h in hits] for qid, hits in zip(ids, found, strict=True)}
         table[mode] = evaluate(run, dataset.qrels)
     return table

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
-    install_openapi(app)
-    routes = RouteTable.from_app(app, ROUTERS)
+    install_openapi(app, settings, bool(api_keys))
+    routes = app.state.routes = RouteTable.from_app(app, ROUTERS)
     install_middleware(app, settings, api_keys, app.state.metrics, routes)
     return app

@@ -13,6 +13,7 @@ from app.highlights import Highlight, best_sentences
 from app.limits import check_count, check_k, check_texts
 from app.services import Services
 from app.store.interface import CollectionStore, Hit
+from app.store.ranking import DEFAULT_FUSION
 from app.translation import translate_texts
 
 
@@ -29,6 +30,8 @@ class SearchSpec:
     query_language: str | None = None
     mode: str = "dense"
     offset: int = 0
+    fusion: str = DEFAULT_FUSION
+    alpha: float | None = None
     highlights: bool = False
     rerank: bool = False
 
@@ -73,7 +76,7 @@ def run_search(services: Services, name: str, spec: SearchSpec) -> SearchResult:
     else:
         hits = collection.search(
             vectors, spec.k, spec.filter, spec.min_score, texts=texts, mode=spec.mode,
-            offset=spec.offset,
+            offset=spec.offset, fusion=spec.fusion, alpha=spec.alpha,
         )  # fmt: skip
     if spec.highlights and vectors is not None:
         found = [
@@ -120,7 +123,10 @@ def reranked(
     if texts is None:
         raise BadInput("rerank: needs query text, not a vector")
     depth = max(spec.k + spec.offset, services.settings.rerank_depth)
-    found = collection.search(vectors, depth, spec.filter, None, texts=texts, mode=spec.mode)
+    found = collection.search(
+        vectors, depth, spec.filter, None, texts=texts, mode=spec.mode, fusion=spec.fusion,
+        alpha=spec.alpha,
+    )  # fmt: skip
     reranker = model.get()
     out = []
     for text, hits in zip(texts, found, strict=True):

@@ -100,7 +100,12 @@ class InProcess:
         # As the service: one FAISS thread for one query, the setting for several.
         self.threads = settings.faiss_threads or faiss.omp_get_max_threads()
         faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD  # type: ignore[attr-defined]
-        self.encoder = Encoder(settings.encoder, batch_size=settings.encode_batch_size)
+        self.encoder = Encoder(
+            settings.encoder,
+            batch_size=settings.encode_batch_size,
+            backend=settings.encoder_backend,
+            cache_dir=settings.model_cache_dir,
+        )
         self.encoder.encode(texts[:64])
         self.index = faiss.IndexIDMap(faiss.IndexFlatIP(self.encoder.dimension))
         started = time.perf_counter()

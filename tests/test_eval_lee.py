@@ -26,6 +26,9 @@ def test_hybrid_scores_no_lower_than_dense_on_lee(tmp_path: Path, encoder: Encod
         assert all(0 <= v <= 1 for v in scores.values())
     assert table["dense"]["ndcg@10"] > 0.5
     assert table["hybrid"]["ndcg@10"] >= table["dense"]["ndcg@10"]
+    better_recall = max(table["dense"]["recall@10"], table["lexical"]["recall@10"])
+    assert table["hybrid"]["recall@10"] >= better_recall
+    assert table["hybrid"]["recall@100"] > table["lexical"]["recall@100"]
 
 
 def test_the_eval_command_prints_a_table(
@@ -45,6 +48,16 @@ def test_the_eval_command_prints_a_table(
     (tmp_path / "qrels" / "test.tsv").write_text(
         "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td2\t1\n"
     )
+    main(["eval", str(tmp_path), "--collection", "tiny", "--modes", "dense,hybrid"])
+    out = capsys.readouterr().out
+    assert "3 documents, 2 queries" in out
+    main(["eval", str(tmp_path), "--modes", "hybrid", "--fusion", "rrf"])
+    assert "hybrid" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path), "--alpha", "0.5", "--fusion", "rrf"])
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path), "--alpha", "2"])
+    capsys.readouterr()
     main(["eval", str(tmp_path), "--collection", "tiny", "--modes", "dense,hybrid"])
     out = capsys.readouterr().out
     assert "3 documents, 2 queries" in out

@@ -17,6 +17,7 @@ from starlette.types import Send
 from app.errors import (
     BadInput,
     Conflict,
+    DatabaseUnavailable,
     ModelUnavailable,
     NotFound,
     NotReady,
@@ -33,6 +34,7 @@ STATUS: dict[type[ServiceError], int] = {
     Overloaded: 429,
     NotReady: 503,
     ModelUnavailable: 503,
+    DatabaseUnavailable: 503,
 }
 
 
@@ -110,11 +112,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            # Every method of the path, not only those of the first route that matched it.
+            allowed = sorted(request.app.state.routes.methods_for(request.url.path))
+            headers["Allow"] = ", ".join(allowed)
+            message = f"method: {request.method} is not allowed here; allowed: {', '.join(allowed)}"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

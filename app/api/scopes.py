@@ -101,9 +101,15 @@ class RouteTable:
                 return rule
         return None
 
-    def serves_path(self, path: str) -> bool:
-        """Whether some route serves this path with another method (a 405 to come)."""
-        return any(rule.regex.match(path) for rule in self.rules)
+    def methods_for(self, path: str) -> set[str]:
+        """The methods of the routes that name this path most closely (the fewest path
+        parameters: `/documents/count` before `/documents/{doc_id}`): the Allow header of a
+        405."""
+        matching = [r for r in self.rules if r.methods is not None and r.regex.match(path)]
+        if not matching:
+            return set()
+        fewest = min(r.pattern.count("{") for r in matching)
+        return {m for r in matching if r.pattern.count("{") == fewest for m in r.methods or ()}
 
 
 def scope_allows(granted: str, needed: str) -> bool:

@@ -1,9 +1,10 @@
-"""Command line: `semsearch serve`, `eval`, `ingest`, `search` and `restore`, one module each."""
+"""Command line: `semsearch serve`, `eval`, `ingest`, `search`, `restore`, `count`, `delete`
+and `copy`, one module each."""
 
 import argparse
 from typing import Protocol
 
-from app.cli import evaluate, ingest, restore, search, serve
+from app.cli import copy, count, delete, evaluate, ingest, restore, search, serve
 
 
 class Command(Protocol):
@@ -24,6 +25,9 @@ COMMANDS: dict[str, Command] = {
     "ingest": ingest,
     "search": search,
     "restore": restore,
+    "count": count,
+    "delete": delete,
+    "copy": copy,
 }
 
 

@@ -26,15 +26,33 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument(
         "--modes", default="dense,lexical,hybrid", help="comma-separated search modes"
     )
+    parser.add_argument(
+        "--fusion", choices=("convex", "rrf"), help="hybrid fusion (default: the service's, convex)"
+    )
+    parser.add_argument(
+        "--alpha", type=float, help="dense weight of the convex hybrid fusion (0-1; default tuned)"
+    )
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    evaluate(args.dataset, args.collection, args.data_dir, args.modes.split(","))
+    if args.alpha is not None and not 0 <= args.alpha <= 1:
+        parser.error(f"--alpha: {args.alpha} is not between 0 and 1")
+    if args.alpha is not None and args.fusion == "rrf":
+        parser.error("--alpha weighs the convex fusion only, not rrf")
+    evaluate(
+        args.dataset, args.collection, args.data_dir, args.modes.split(","), args.fusion,
+        args.alpha,
+    )  # fmt: skip
     return EXIT_OK
 
 
 def evaluate(
-    dataset_dir: str, collection_name: str, data_dir: str | None, modes: list[str]
+    dataset_dir: str,
+    collection_name: str,
+    data_dir: str | None,
+    modes: list[str],
+    fusion: str | None = None,
+    alpha: float | None = None,
 ) -> None:
     """Index a BEIR-layout dataset into a collection and print each mode's metrics."""
     from app.evaluation import evaluate_modes, index_dataset, load_beir
@@ -49,7 +67,7 @@ def evaluate(
         catalog.open_all()
         collection = catalog.get_or_create(collection_name)
         index_dataset(collection, dataset)
-        table = evaluate_modes(collection, dataset, modes)
+        table = evaluate_modes(collection, dataset, modes, fusion=fusion, alpha=alpha)
         catalog.close()
     print(f"{dataset_dir}: {len(dataset.corpus)} documents, {len(dataset.queries)} queries")
     print(f"{'mode':<10}" + "".join(f"{m:>12}" for m in METRICS))

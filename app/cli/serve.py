@@ -22,9 +22,15 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--data-dir", help="data folder (SEMSEARCH_DATA_DIR, default ./index_data)")
     parser.add_argument("--encoder", help="sentence-transformers id or path (SEMSEARCH_ENCODER)")
     parser.add_argument(
+        "--database-url",
+        help="postgresql://... of a PostgreSQL server with pgvector holding every collection, "
+        "shared by any number of replicas (SEMSEARCH_DATABASE_URL; default: none, collections "
+        "live in the data folder)",
+    )
+    parser.add_argument(
         "--encoder-backend",
         choices=get_args(EncoderBackend),
-        help="what runs the encoder (SEMSEARCH_ENCODER_BACKEND, default torch); the onnx "
+        help="what runs the encoder (SEMSEARCH_ENCODER_BACKEND, default auto); the onnx "
         "backends need pip install 'semsearch[onnx]'",
     )
 

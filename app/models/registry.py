@@ -84,7 +84,7 @@ class ModelRegistry:
     """The generation and translation models of the service, each behind a limiter."""
 
     def __init__(self, settings: Settings) -> None:
-        from app.models.decoder import Decoder
+        from app.models.decoder import Decoder, load_decoder
         from app.models.reranker import Reranker
         from app.models.seq2seq import Translator, load_translator
 
@@ -93,7 +93,14 @@ class ModelRegistry:
             s.generator,
             "generation",
             "decoder",
-            lambda: Decoder(s.generator, s.model_cache_dir, s.encoder_device),
+            lambda: load_decoder(
+                s.generator,
+                s.model_cache_dir,
+                s.encoder_device,
+                s.decoder_backend,
+                context_tokens=s.max_prompt_tokens + s.max_new_tokens,
+                threads=s.decoder_threads,
+            ),
             ConcurrencyLimiter("generation", s.generation_concurrency, s.generation_queue),
         )
         self.translator: LazyModel[Translator] = LazyModel(

@@ -6,8 +6,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from app.errors import BadInput, Conflict, NotFound
+from app.errors import Conflict, NotFound
 from app.models.encoder import Encoder
+from app.store import encoding
 from app.store.embedded.collection import Collection
 from app.store.embedded.index_spec import parse_index
 from app.store.embedded.layout import DOCSTORE_FILE
@@ -61,10 +62,7 @@ class Catalog:
         index_defaults: IndexDefaults | None = None,
     ) -> Collection:
         validate_name(name)
-        if model is not None and model != self.encoder.name:
-            raise BadInput(
-                f"model: {model!r} is not served; this service embeds with {self.encoder.name!r}"
-            )
+        encoding.check_model(model, self.encoder)
         info = self.encoder.info
         spec = parse_index(index, index_options, info.dimension, index_defaults)
         with self._lock:

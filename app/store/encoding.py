@@ -23,6 +23,12 @@ def encoder_mismatch(config: CollectionConfig, encoder: Encoder) -> str | None:
     )
 
 
+def check_model(model: str | None, encoder: Encoder) -> None:
+    """A new collection asks for the encoder this service runs, or for none."""
+    if model is not None and model != encoder.name:
+        raise BadInput(f"model: {model!r} is not served; this service embeds with {encoder.name!r}")
+
+
 def require_encoder(config: CollectionConfig, encoder: Encoder) -> None:
     """Raise Conflict when `encoder` did not build the collection."""
     reason = encoder_mismatch(config, encoder)

@@ -1,5 +1,6 @@
 """Metadata filters: validated, then compiled to a SQL condition over `documents.metadata`."""
 
+import re
 from typing import Any
 
 from app.errors import BadInput
@@ -18,10 +19,16 @@ def _json_path(key: str) -> str:
     return '$."' + key + '"'
 
 
+KEY_PATTERN = r'^[^"\\\x00-\x1f\x7f-\x9f]{1,128}$'
+"""A metadata key: 1-128 characters, no quote, backslash or control character."""
+_KEY = re.compile(KEY_PATTERN)
+
+
 def validate_key(key: str, where: str) -> None:
-    if not key or len(key) > 128 or any(c in key for c in '"\\') or not key.isprintable():
+    if not _KEY.fullmatch(key):
         raise BadInput(
-            f"{where}: key {key!r} must be 1-128 printable characters without quotes or backslashes"
+            f"{where}: key {key!r} must be 1-128 characters without quotes, backslashes or "
+            "control characters"
         )
 
 
@@ -31,10 +38,15 @@ MAX_METADATA_KEYS = 64
 def validate_metadata(value: Any) -> dict[str, Any]:
     """A document's metadata: a flat object of at most 64 keys whose values are scalars or
     lists of scalars. Raises ValueError saying what is wrong."""
+    if isinstance(value, dict) and len(value) > MAX_METADATA_KEYS:
+        raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+    return _check_flat(value)
+
+
+def _check_flat(value: Any) -> dict[str, Any]:
+    """A flat JSON object's keys and values, checked; raises ValueError saying what is wrong."""
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
-    if len(value) > MAX_METADATA_KEYS:
-        raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
     for key, item in value.items():
         try:
             validate_key(key, "metadata")
@@ -47,6 +59,35 @@ def validate_metadata(value: Any) -> dict[str, Any]:
                     "(metadata is a flat JSON object)"
                 )
     return dict(value)
+
+
+def validate_metadata_patch(value: Any) -> dict[str, Any]:
+    """A merge patch of a document's metadata: a flat object whose keys set to null are
+    removed. Raises ValueError saying what is wrong."""
+    if isinstance(value, dict) and len(value) > 2 * MAX_METADATA_KEYS:
+        raise ValueError(f"at most {2 * MAX_METADATA_KEYS} keys")
+    return _check_flat(value)
+
+
+def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """`current` with the JSON merge patch (RFC 7396) `patch` applied: each key set to null is
+    removed, each other key set. Raises BadInput naming the field and the limit."""
+    try:
+        validate_metadata_patch(patch)
+    except ValueError as exc:
+        raise BadInput(f"metadata: {exc}") from exc
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if len(merged) > MAX_METADATA_KEYS:
+        raise BadInput(
+            f"metadata: the patched metadata would hold {len(merged)} keys; "
+            f"at most {MAX_METADATA_KEYS}"
+        )
+    return merged
 
 
 def _member(path: str, negate: bool, values: list[Scalar]) -> tuple[str, list[Any]]:

@@ -164,11 +164,28 @@ class CollectionStore(Protocol):
         """Delete documents by id; returns how many existed."""
         ...
 
+    def delete_matching(self, filter_: dict[str, Any]) -> int:
+        """Delete the documents whose metadata matches the filter, in one transaction, durable
+        on return; returns how many there were."""
+        ...
+
+    def patch_metadata(self, doc_id: str, patch: dict[str, Any]) -> StoredDocument | None:
+        """Apply a JSON merge patch (RFC 7396) to a document's flat metadata: a key set to None
+        is removed. The document is not embedded again. None for an unknown id."""
+        ...
+
     # -- reads
     def get(self, doc_id: str) -> StoredDocument | None: ...
 
-    def page(self, limit: int, after: int) -> list[StoredDocument]:
-        """Up to `limit` documents whose `num` is above `after`, in `num` order."""
+    def page(
+        self, limit: int, after: int, filter_: dict[str, Any] | None = None
+    ) -> list[StoredDocument]:
+        """Up to `limit` documents whose `num` is above `after` (and whose metadata matches
+        the filter), in `num` order."""
+        ...
+
+    def count_matching(self, filter_: dict[str, Any] | None = None) -> int:
+        """How many documents match the filter (all of them without one)."""
         ...
 
     def counts(self) -> dict[str, int]:
@@ -177,6 +194,17 @@ class CollectionStore(Protocol):
 
     def ids_matching(self, filter_: dict[str, Any]) -> list[str]:
         """Ids of the documents whose metadata matches the filter."""
+        ...
+
+    def sample_chunks(self, limit: int) -> tuple[list[Hit], np.ndarray]:
+        """Up to `limit` chunks spread evenly over the collection, each as a Hit (score 0.0)
+        with its document, and their stored vectors, row for row."""
+        ...
+
+    def export(self, after: int, limit: int) -> list[tuple[int, DocumentRow]]:
+        """Up to `limit` documents whose `num` is above `after`, in `num` order, each with its
+        `num` and its chunks with their stored vectors (as float32), read at one point in
+        time: what `store` takes to write them into another collection without embedding."""
         ...
 
     def embed_queries(self, queries: list[str]) -> np.ndarray: ...
@@ -195,13 +223,53 @@ class CollectionStore(Protocol):
         texts: list[str] | None = None,
         mode: str = "dense",
         offset: int = 0,
+        fusion: str = "convex",
+        alpha: float | None = None,
     ) -> list[list[Hit]]:
-        """The documents ranked offset+1 .. offset+k for each query, each with its best chunk."""
+        """The documents ranked offset+1 .. offset+k for each query, each with its best chunk.
+        Hybrid fuses the dense and lexical rankings by `fusion` ("convex": normalised scores
+        weighted `alpha` for dense, 1 - alpha for lexical; "rrf": reciprocal rank)."""
         ...
 
     # -- lifecycle
     def snapshot(self) -> bool:
         """Persist what the backend keeps in memory, if it changed; True if it wrote."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class CollectionCatalog(Protocol):
+    """The collections of one backend by name: create, open, list, delete."""
+
+    def open_all(self) -> None:
+        """Open what the backend holds (and create or migrate its schema)."""
+        ...
+
+    def names(self) -> list[str]: ...
+
+    def get(self, name: str) -> CollectionStore:
+        """The collection, or NotFound."""
+        ...
+
+    def create(
+        self,
+        name: str,
+        model: str | None = None,
+        index: str | None = None,
+        language: str = "en",
+        index_options: dict[str, Any] | None = None,
+        index_defaults: IndexDefaults | None = None,
+    ) -> CollectionStore:
+        """A new empty collection; Conflict if the name is taken."""
+        ...
+
+    def get_or_create(self, name: str) -> CollectionStore: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def snapshot_all(self) -> None:
+        """Persist what the collections keep in memory."""
         ...
 
     def close(self) -> None: ...

@@ -1,6 +1,7 @@
 """Search pieces every backend shares: the checks of a search's arguments, and the fusion of
-a dense and a lexical ranking."""
+a dense and a lexical ranking into one hybrid ranking."""
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -8,23 +9,61 @@ import numpy as np
 from app.errors import BadInput
 from app.store.interface import SEARCH_MODES, Hit
 
-HYBRID_DEPTH = 50  # documents each ranking contributes to a hybrid fusion
+FUSIONS = ("convex", "rrf")
+DEFAULT_FUSION = "convex"
+# The dense ranking's weight in a convex fusion, tuned on the eval sets (docs/performance.md).
+DEFAULT_ALPHA = 0.75
+HYBRID_DEPTH = 100  # documents each ranking contributes to a hybrid fusion, at least
 RRF_K = 60  # the usual reciprocal rank fusion constant
 
+Normaliser = Callable[[np.ndarray], np.ndarray]
 
-def check_search_mode(mode: str, queries: np.ndarray | None, texts: list[str] | None) -> None:
-    """Raise BadInput unless `mode` is known and has the query vectors or texts it needs."""
+
+def check_search_mode(
+    mode: str,
+    queries: np.ndarray | None,
+    texts: list[str] | None,
+    fusion: str = DEFAULT_FUSION,
+    alpha: float | None = None,
+) -> None:
+    """Raise BadInput unless `mode` is known and has the query vectors or texts it needs, and
+    the fusion and its weight are ones it takes."""
     if mode not in SEARCH_MODES:
         raise BadInput(f"mode: {mode!r} is not one of {', '.join(SEARCH_MODES)}")
     if mode != "dense" and texts is None:
         raise BadInput(f"mode: {mode} search needs query text, not a vector")
     if mode != "lexical" and queries is None:
         raise BadInput(f"mode: {mode} search needs query vectors")
+    check_fusion(fusion, alpha)
+    if alpha is not None and mode != "hybrid":
+        raise BadInput(f"alpha: weighs the two rankings of a hybrid search, not a {mode} one")
+
+
+def check_fusion(fusion: str, alpha: float | None) -> None:
+    """Raise BadInput unless `fusion` is known and `alpha`, if given, is a weight it takes."""
+    if fusion not in FUSIONS:
+        raise BadInput(f"fusion: {fusion!r} is not one of {', '.join(FUSIONS)}")
+    if alpha is None:
+        return
+    if fusion != "convex":
+        raise BadInput(f"alpha: weighs the convex fusion only, not {fusion}")
+    if not 0.0 <= alpha <= 1.0:
+        raise BadInput(f"alpha: {alpha} is not between 0 and 1")
 
 
 def hybrid_depth(wanted: int) -> int:
     """How many documents each ranking contributes when fusing for `wanted` results."""
     return max(wanted * 2, HYBRID_DEPTH)
+
+
+def fuse(
+    dense: list[Hit], lexical: list[Hit], fusion: str = DEFAULT_FUSION, alpha: float | None = None
+) -> list[Hit]:
+    """One ranking of a dense and a lexical ranking of the same query, best first."""
+    check_fusion(fusion, alpha)
+    if fusion == "rrf":
+        return reciprocal_rank_fusion([dense, lexical])
+    return convex_fusion(dense, lexical, DEFAULT_ALPHA if alpha is None else alpha)
 
 
 def reciprocal_rank_fusion(rankings: list[list[Hit]], constant: int = RRF_K) -> list[Hit]:
@@ -37,3 +76,39 @@ def reciprocal_rank_fusion(rankings: list[list[Hit]], constant: int = RRF_K) -> 
             first.setdefault(hit.id, hit)
     order = sorted(scores, key=lambda doc_id: -scores[doc_id])
     return [replace(first[doc_id], score=scores[doc_id]) for doc_id in order]
+
+
+def cosine_tmm(scores: np.ndarray) -> np.ndarray:
+    """Cosines mapped from their theoretical minimum (-1) and the best of them onto 0..1
+    (Bruch et al.'s TMM): the scale does not depend on how deep the ranking goes."""
+    return (scores + 1.0) / (float(scores.max()) + 1.0)
+
+
+def over_max(scores: np.ndarray) -> np.ndarray:
+    """Scores whose theoretical minimum is 0 (BM25) divided by the best of them."""
+    top = float(scores.max())
+    return np.clip(scores, 0.0, None) / top if top > 1e-12 else np.ones_like(scores)
+
+
+def convex_fusion(
+    dense: list[Hit],
+    lexical: list[Hit],
+    alpha: float,
+    normalisers: tuple[Normaliser, Normaliser] = (cosine_tmm, over_max),
+) -> list[Hit]:
+    """Fuse by a convex combination of normalised scores (Bruch et al., ACM TOIS 2023):
+    alpha * dense + (1 - alpha) * lexical, each ranking's scores normalised by its normaliser
+    (by default from the theoretical minimum to the best score); a document missing from a
+    ranking scores 0 in it."""
+    fused: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    weighted = ((alpha, dense, normalisers[0]), (1.0 - alpha, lexical, normalisers[1]))
+    for weight, ranking, normalise in weighted:
+        if not ranking:
+            continue
+        normalised = normalise(np.array([h.score for h in ranking], dtype=np.float64))
+        for hit, score in zip(ranking, normalised, strict=True):
+            fused[hit.id] = fused.get(hit.id, 0.0) + weight * float(score)
+            first.setdefault(hit.id, hit)
+    order = sorted(fused, key=lambda doc_id: -fused[doc_id])
+    return [replace(first[doc_id], score=fused[doc_id]) for doc_id in order]

@@ -233,6 +233,13 @@ def test_openapi_declares_the_bearer_scheme(base: TestClient) -> None:
     assert {"401", "403", "429"} <= set(create["responses"])
 
 
+def test_without_keys_the_openapi_asks_for_none(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "securitySchemes" not in spec.get("components", {})
+    create = spec["paths"]["/collections"]["post"]
+    assert "security" not in create and "401" not in create["responses"]
+
+
 def test_keys_never_reach_the_logs(
     base: TestClient, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

@@ -119,7 +119,7 @@ CASES: list[tuple[str, str, str, Any, int, list[str]]] = [
     ("openai bad format", "POST", "/v1/embeddings", {"input": "x", "encoding_format": "hex"}, 400,
      ["encoding_format"]),
     ("unknown route", "GET", "/nowhere", None, 404, ["Not Found"]),
-    ("wrong method", "PUT", "/collections", {"name": "x"}, 405, ["Method Not Allowed"]),
+    ("wrong method", "PUT", "/collections", {"name": "x"}, 405, ["method", "PUT", "GET, POST"]),
 ]  # fmt: skip
 
 
@@ -197,3 +197,19 @@ def test_the_service_answers_503_until_ready(tmp_path: Path) -> None:
         assert r.status_code == 503 and "no-such-model" in r.json()["error"]["message"]
         r = c.post("/collections", json={"name": "x"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
+
+
+def test_a_wrong_method_lists_every_method_of_the_path(small_limits_client: TestClient) -> None:
+    r = small_limits_client.request("OPTIONS", "/collections/c/search")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
+    r = small_limits_client.put("/collections/c/documents/d1")
+    assert r.status_code == 405 and {"DELETE", "GET"} <= set(r.headers["Allow"].split(", "))
+
+
+def test_a_wrong_method_on_a_named_path_lists_that_paths_methods(
+    small_limits_client: TestClient,
+) -> None:
+    r = small_limits_client.get("/collections/c/documents/count/extra/x")
+    assert r.status_code == 404  # a document id with slashes, not the count route
+    r = small_limits_client.request("OPTIONS", "/collections/c/documents/count")
+    assert r.status_code == 405 and r.headers["Allow"] == "POST"

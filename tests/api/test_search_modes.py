@@ -45,7 +45,31 @@ def test_hybrid_mode_keeps_the_exact_match_and_the_meaning(loaded: TestClient) -
     hybrid = ids(loaded, query="XJ-4471 pump problem", mode="hybrid", k=2)
     assert set(hybrid) == {"code", "pump"}
     r = loaded.post("/collections/m/search", json={"query": "kitten", "mode": "hybrid", "k": 1})
-    assert 0 < r.json()["results"][0]["score"] <= 2 / 61
+    assert 0 < r.json()["results"][0]["score"] <= 1
+
+
+def test_hybrid_fusion_is_convex_by_default_and_rrf_on_request(loaded: TestClient) -> None:
+    query = "XJ-4471 pump problem"
+    convex = loaded.post("/collections/m/search", json={"query": query, "mode": "hybrid"})
+    rrf_body = {"query": query, "mode": "hybrid", "fusion": "rrf"}
+    rrf = loaded.post("/collections/m/search", json=rrf_body).json()["results"]
+    assert all(0 < h["score"] <= 2 / 61 for h in rrf)
+    assert {h["id"] for h in rrf[:2]} == {"code", "pump"}
+    assert {h["id"] for h in convex.json()["results"]} == {h["id"] for h in rrf}
+
+
+def test_alpha_weighs_dense_against_lexical(loaded: TestClient) -> None:
+    query = "kitten XJ-4471"
+    dense = ids(loaded, query=query, mode="dense", k=3)
+    lexical = ids(loaded, query=query, mode="lexical", k=3)
+    assert ids(loaded, query=query, mode="hybrid", alpha=1, k=3) == dense
+    assert ids(loaded, query=query, mode="hybrid", alpha=0, k=len(lexical)) == lexical
+    both = ids(loaded, query=query, mode="hybrid", alpha=0.5, k=2)
+    assert set(both) == {"kitten", "code"}
+    r = loaded.get(
+        "/collections/m/search", params={"q": query, "mode": "hybrid", "alpha": 0, "k": 1}
+    )
+    assert r.json()["results"][0]["id"] == "code"
 
 
 def test_filters_and_k_behave_the_same_in_every_mode(loaded: TestClient) -> None:
@@ -70,6 +94,9 @@ def test_get_search_takes_mode_and_offset(loaded: TestClient) -> None:
     assert r.json()["results"][0]["id"] == "code"
     r = loaded.get("/collections/m/search", params={"q": "x", "mode": "fuzzy"})
     assert r.status_code == 400 and "mode" in r.json()["error"]["message"]
+    for params in ({"fusion": "max"}, {"alpha": "2"}):
+        r = loaded.get("/collections/m/search", params={"q": "x", "mode": "hybrid", **params})
+        assert r.status_code == 400 and next(iter(params)) in r.json()["error"]["message"]
 
 
 def test_highlights_point_at_the_best_sentence(loaded: TestClient) -> None:
@@ -100,6 +127,12 @@ def test_highlights_in_lexical_mode_too(loaded: TestClient) -> None:
         ({"query": "x", "offset": 10_001}, "offset"),
         ({"vector": [0.1] * 384, "mode": "lexical"}, "mode"),
         ({"query": "x", "highlights": [1]}, "highlights"),
+        ({"query": "x", "mode": "hybrid", "fusion": "max"}, "fusion"),
+        ({"query": "x", "mode": "hybrid", "alpha": 1.5}, "alpha"),
+        ({"query": "x", "mode": "hybrid", "alpha": -0.1}, "alpha"),
+        ({"query": "x", "mode": "hybrid", "alpha": "high"}, "alpha"),
+        ({"query": "x", "mode": "hybrid", "fusion": "rrf", "alpha": 0.5}, "alpha"),
+        ({"query": "x", "mode": "dense", "alpha": 0.5}, "alpha"),
     ],
 )
 def test_bad_mode_and_offset_are_400(

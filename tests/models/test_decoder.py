@@ -1,4 +1,4 @@
-"""The default generator converts once from its GGUF package, then generates, streams and stops."""
+"""The default generator on both backends: it answers, streams, stops, samples and cancels."""
 
 import itertools
 import threading
@@ -9,22 +9,25 @@ import pytest
 import torch
 
 from app.config import Settings
-from app.models import decoder as decoder_module
+from app.models import decoder_transformers
 from app.models.decoder import (
     DEFAULT_GENERATOR,
     Decoder,
     GenerationParams,
     GenerationResult,
+    load_decoder,
     ready_length,
 )
+from app.models.decoder_llama import LlamaDecoder
+from app.models.decoder_transformers import TransformersDecoder
 
 PARIS = "The capital of France is Paris."
 
 
-@pytest.fixture(scope="module")
-def decoder() -> Decoder:
+@pytest.fixture(scope="module", params=["llama", "transformers"])
+def decoder(request: pytest.FixtureRequest) -> Decoder:
     """Through the test model cache, so it converts once per machine, as the apps' does."""
-    return Decoder(DEFAULT_GENERATOR, Settings().model_cache_dir)
+    return load_decoder(DEFAULT_GENERATOR, Settings().model_cache_dir, backend=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,7 @@ def test_usage_counts_agree_with_count_tokens(
 
 def test_model_facts(decoder: Decoder) -> None:
     assert decoder.name == DEFAULT_GENERATOR
+    assert decoder.backend in ("llama", "transformers")
     assert 130_000_000 < decoder.parameters < 140_000_000
     assert decoder.max_context_tokens == 8192
 
@@ -158,10 +162,27 @@ def test_same_seed_samples_the_same_text(decoder: Decoder, france_prompt: str) -
     assert decoder.generate(france_prompt, params) == first
 
 
+def test_other_seeds_sample_other_texts(decoder: Decoder, story_prompt: str) -> None:
+    texts = {
+        decoder.generate(story_prompt, GenerationParams(24, temperature=1.5, seed=seed)).text
+        for seed in range(4)
+    }
+    assert len(texts) > 1
+
+
+def test_greedy_ignores_the_seed(decoder: Decoder, france_prompt: str) -> None:
+    results = {decoder.generate(france_prompt, GenerationParams(16, seed=s)) for s in (1, 2)}
+    assert len(results) == 1
+
+
 def test_chat_prompt_without_a_template_falls_back_to_role_lines(
     decoder: Decoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(decoder._tokenizer, "chat_template", None)
+    if isinstance(decoder, LlamaDecoder):
+        monkeypatch.setattr(decoder, "_template", None)
+    else:
+        assert isinstance(decoder, TransformersDecoder)
+        monkeypatch.setattr(decoder._tokenizer, "chat_template", None)
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert decoder.chat_prompt(messages) == "system: Be brief.\nuser: Hi\nassistant:"
 
@@ -175,31 +196,37 @@ def test_bad_params_are_refused(kwargs: dict[str, Any]) -> None:
 
 
 def test_empty_prompt_is_refused(decoder: Decoder) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty"):
         decoder.generate("", GenerationParams())
 
 
-def test_gguf_converts_once_into_the_cache(
+def test_a_prompt_over_the_context_is_refused(decoder: Decoder) -> None:
+    with pytest.raises(ValueError, match="context"):
+        decoder.generate("word " * (decoder.max_context_tokens + 10), GenerationParams())
+
+
+def test_transformers_converts_the_gguf_once_into_the_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path_factory.mktemp("models")
-    first = Decoder(DEFAULT_GENERATOR, cache)
+    first = TransformersDecoder(DEFAULT_GENERATOR, cache)
     (folder,) = cache.iterdir()
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
     def no_conversion(gguf: Path) -> Any:
         raise AssertionError("converted again")
 
-    monkeypatch.setattr(decoder_module, "load_gguf", no_conversion)
-    second = Decoder(DEFAULT_GENERATOR, cache)
+    monkeypatch.setattr(decoder_transformers, "load_gguf", no_conversion)
+    second = TransformersDecoder(DEFAULT_GENERATOR, cache)
     assert second.parameters == first.parameters
     france = second.chat_prompt([{"role": "user", "content": "What is the capital of France?"}])
     assert second.generate(france, GenerationParams(max_new_tokens=16)).text == PARIS
-    by_path = Decoder(str(folder), tmp_path_factory.mktemp("unused"))
+    by_path = load_decoder(str(folder), tmp_path_factory.mktemp("unused"))
+    assert isinstance(by_path, TransformersDecoder)
     assert by_path.name == str(folder) and by_path.parameters == first.parameters
 
 
-def test_a_crash_while_caching_leaves_no_cache(
+def test_a_crash_while_converting_leaves_no_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class HalfWritten:
@@ -207,7 +234,9 @@ def test_a_crash_while_caching_leaves_no_cache(
             (Path(path) / "config.json").write_text("{}")
             raise OSError("disk full")
 
-    monkeypatch.setattr(decoder_module, "load_gguf", lambda gguf: (HalfWritten(), HalfWritten()))
+    monkeypatch.setattr(
+        decoder_transformers, "load_gguf", lambda gguf: (HalfWritten(), HalfWritten())
+    )
     with pytest.raises(OSError, match="disk full"):
-        Decoder(DEFAULT_GENERATOR, tmp_path)
+        TransformersDecoder(DEFAULT_GENERATOR, tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -1,7 +1,9 @@
 """The encoder's ONNX Runtime backends: exported once from the same weights into the model
-cache, reused on later loads, and in agreement with the torch encoder's vectors."""
+cache, reused on later loads, and in agreement with the torch encoder's vectors at every level
+(sentence, document, token)."""
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +17,14 @@ from app import cli
 from app.config import Settings
 from app.main import create_app
 from app.models import encoder_onnx
-from app.models.encoder import Encoder
+from app.models.encoder import Encoder, TokenEmbeddings, resolve_encoder_path
 from app.models.encoder_onnx import (
     MODEL_FILE,
     EncoderBackendUnavailable,
+    cpu_flags,
+    has_vnni,
     onnx_cache_path,
+    read_info,
 )
 from tests.conftest import make_client
 from tests.helpers import ingest, kjv_verses, wait_for_load_outcome
@@ -68,6 +73,7 @@ def test_the_export_is_cached_by_model_and_backend(cache_dir: Path, onnx_encoder
     assert fp32.is_relative_to(cache_dir) and (fp32 / MODEL_FILE).is_file()
     info = json.loads((fp32 / "export.json").read_text())
     assert info["inputs"][:2] == ["input_ids", "attention_mask"] and not info["quantized"]
+    assert info["format"] == encoder_onnx.EXPORT_FORMAT
     assert not [p for p in fp32.parent.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -143,6 +149,62 @@ def test_the_interface_is_the_torch_encoders(
     assert float(q @ near) > float(q @ far) + 0.2
 
 
+def token_cosines(a: list[TokenEmbeddings], b: list[TokenEmbeddings]) -> np.ndarray:
+    """The cosine of each token's two vectors; the two sides must hold the same tokens."""
+    found = []
+    for x, y in zip(a, b, strict=True):
+        assert (x.ids, x.offsets, x.special, x.truncated) == (
+            y.ids,
+            y.offsets,
+            y.special,
+            y.truncated,
+        )
+        norms = np.linalg.norm(x.vectors, axis=1) * np.linalg.norm(y.vectors, axis=1)
+        found.append((x.vectors * y.vectors).sum(axis=1) / norms)
+    return np.concatenate(found)
+
+
+TOKEN_SAMPLE = [*VERSES[:20], *QUERIES, "word " * 300]
+
+
+def test_token_embeddings_agree_with_torch(
+    encoder: Encoder, onnx_encoder: Encoder, int8_encoder: Encoder
+) -> None:
+    expected = encoder.encode_tokens(TOKEN_SAMPLE)
+    assert token_cosines(onnx_encoder.encode_tokens(TOKEN_SAMPLE), expected).min() >= 0.999
+    on_int8 = token_cosines(int8_encoder.encode_tokens(TOKEN_SAMPLE), expected)
+    assert on_int8.min() >= 0.95 and on_int8.mean() >= 0.99
+
+
+@pytest.mark.parametrize("level", ["sentence", "document", "token"])
+def test_every_embed_level_agrees_with_torch(
+    level: str, tmp_path: Path, encoder: Encoder, onnx_encoder: Encoder
+) -> None:
+    texts = [" ".join(VERSES), *QUERIES[:4]]  # the first text spans several windows
+    replies = []
+    for backend in (encoder, onnx_encoder):
+        settings = Settings(data_dir=tmp_path / backend.backend, max_embed_tokens=4096)
+        for c in make_client(settings, backend):
+            r = c.post("/embed", json={"texts": texts, "level": level})
+            assert r.status_code == 200, r.text
+            replies.append(r.json())
+    torch_reply, onnx_reply = replies
+    if level == "token":
+        assert onnx_reply["truncated"] == torch_reply["truncated"] == [0]
+        for a, b in zip(
+            torch_reply["token_embeddings"], onnx_reply["token_embeddings"], strict=True
+        ):
+            assert a["tokens"] == b["tokens"]
+            x, y = np.asarray(a["embeddings"]), np.asarray(b["embeddings"])
+            norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+            assert ((x * y).sum(axis=1) / norms).min() >= 0.999
+        return
+    for key in ("truncated", "chunks"):
+        assert onnx_reply.get(key) == torch_reply.get(key)
+    x, y = np.asarray(torch_reply["embeddings"]), np.asarray(onnx_reply["embeddings"])
+    assert cosines(x, y).min() >= 0.999
+
+
 def test_a_collection_built_with_torch_is_searched_with_onnx(
     tmp_path: Path, encoder: Encoder, int8_encoder: Encoder
 ) -> None:
@@ -160,6 +222,114 @@ def test_a_collection_built_with_torch_is_searched_with_onnx(
         assert r.status_code == 200 and r.json()["results"][0]["id"] == "cat"
         r = c.post("/embed", json={"texts": ["a kitten"]})
         assert r.status_code == 200 and len(r.json()["embeddings"][0]) == 384
+
+
+# -- auto: ONNX Runtime where it agrees, torch where it does not ----------------------------------
+def test_auto_is_the_default_and_runs_onnx_runtime(cache_dir: Path) -> None:
+    assert Settings().encoder_backend == "auto"
+    chosen = Encoder(Settings().encoder, backend="auto", cache_dir=cache_dir)
+    source = resolve_encoder_path(chosen.name)
+    int8 = onnx_cache_path(cache_dir, chosen.name, source, "onnx-int8")
+    if has_vnni() and encoder_onnx.int8_agrees(read_info(int8)):
+        assert chosen.backend == "onnx-int8" and int8.name == "onnx-int8-vnni"
+    else:
+        assert chosen.backend == "onnx"
+    q, near, far = chosen.encode(["a kitten", "a small cat", "interest rates rose"])
+    assert float(q @ near) > float(q @ far) + 0.2
+
+
+def test_a_later_start_loads_from_the_cache_without_torch(
+    cache_dir: Path, encoder: Encoder, onnx_encoder: Encoder, int8_encoder: Encoder
+) -> None:
+    """The exported folder holds the tokenizer too, so a start with the cache in place imports
+    neither torch nor sentence-transformers, and reads texts exactly as the torch model does."""
+    Encoder(Settings().encoder, backend="auto", cache_dir=cache_dir)  # saves the tokenizer
+    texts = [*QUERIES, *VERSES[:3], "  spaced  ", "word " * 400]
+    heavy = ["torch", "sentence_transformers", "transformers"]
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from app.models.encoder import Encoder\n"
+        f"e = Encoder({encoder.name!r}, backend='auto', cache_dir=Path({str(cache_dir)!r}))\n"
+        f"texts = {texts!r}\n"
+        "print(json.dumps({'backend': e.backend, 'vectors': e.encode(texts).tolist(),\n"
+        "  'tokens': [t.tokens for t in e.encode_tokens(texts)], 'n': e.count_tokens(texts),\n"
+        "  'facts': [e.dimension, e.max_seq_length, e.parameters, e.special_tokens],\n"
+        f"  'heavy': sorted(set({heavy!r}) & set(sys.modules))}}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["heavy"] == [] and found["backend"] in ("onnx", "onnx-int8")
+    assert found["tokens"] == [t.tokens for t in encoder.encode_tokens(texts)]
+    assert found["n"] == encoder.count_tokens(texts)
+    assert found["facts"] == [
+        encoder.dimension,
+        encoder.max_seq_length,
+        encoder.parameters,
+        encoder.special_tokens,
+    ]
+    expected = np.vstack([encoder.encode([t]) for t in texts])
+    agree = 0.999 if found["backend"] == "onnx" else encoder_onnx.INT8_MIN_COSINE - 0.01
+    assert cosines(np.asarray(found["vectors"]), expected).min() >= agree
+
+
+def test_int8_records_its_agreement_with_torch_and_across_batches(
+    cache_dir: Path, int8_encoder: Encoder
+) -> None:
+    folder = onnx_cache_path(
+        cache_dir, int8_encoder.name, resolve_encoder_path(int8_encoder.name), "onnx-int8"
+    )
+    info = read_info(folder)
+    assert info["quantized"] and info["vnni"] == has_vnni()
+    assert 0.9 < info["agreement"] <= 1.0 and 0.9 < info["batch_agreement"] <= 1.0
+
+
+def test_auto_takes_float32_where_int8_agrees_too_little_or_the_cpu_lacks_vnni(
+    cache_dir: Path, int8_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(encoder_onnx, "INT8_MIN_COSINE", 1.01)
+    assert Encoder(Settings().encoder, backend="auto", cache_dir=cache_dir).backend == "onnx"
+    monkeypatch.undo()
+    monkeypatch.setattr(encoder_onnx, "cpu_flags", lambda: {"sse4_2", "avx2"})
+    assert not has_vnni()
+    assert Encoder(Settings().encoder, backend="auto", cache_dir=cache_dir).backend == "onnx"
+
+
+def test_auto_falls_back_to_torch_where_the_export_disagrees(
+    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(encoder_onnx, "EXPORT_MIN_COSINE", 1.01)  # no export can meet it
+    chosen = Encoder(Settings().encoder, backend="auto", cache_dir=tmp_path)
+    assert chosen.backend == "torch"
+    assert not list(tmp_path.glob(f"encoders/*/*/{MODEL_FILE}"))
+    assert np.allclose(chosen.encode(QUERIES[:3]), encoder.encode(QUERIES[:3]), atol=1e-6)
+
+
+@pytest.mark.usefixtures("without_onnxruntime")
+def test_auto_without_onnxruntime_runs_torch(tmp_path: Path) -> None:
+    assert Encoder(Settings().encoder, backend="auto", cache_dir=tmp_path).backend == "torch"
+
+
+def test_auto_on_a_gpu_device_means_torch() -> None:
+    from app.models.encoder import check_backend
+
+    check_backend("auto", "cuda")  # accepted: auto is torch there
+
+
+def test_vnni_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 avx2 avx512f avx512_vnni\n")
+    assert {"avx2", "avx512_vnni"} <= cpu_flags(cpuinfo)
+    assert has_vnni(cpu_flags(cpuinfo)) and has_vnni({"avx_vnni"})
+    assert not has_vnni({"avx2", "avx512f"})
+    assert cpu_flags(tmp_path / "missing") == set()
 
 
 # -- bad settings ------------------------------------------------------------------------------

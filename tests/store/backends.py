@@ -7,8 +7,11 @@ from typing import Protocol
 from app.models.encoder import Encoder
 from app.store.embedded.collection import Collection
 from app.store.interface import CollectionConfig, CollectionStore
+from app.store.postgres.catalog import PgCatalog
+from app.store.postgres.database import Database
+from tests.store.postgres.server import drop_database, fresh_database
 
-BACKENDS = ["embedded"]
+BACKENDS = ["embedded", "postgres"]
 
 
 class Backend(Protocol):
@@ -59,7 +62,42 @@ class EmbeddedBackend:
         return collection
 
 
-def make_backend(kind: str, root: Path, encoder: Encoder) -> Backend:
+class PostgresBackend:
+    """Collections in a database of their own on the test server: its catalog and tables."""
+
+    def __init__(self, server_url: str, encoder: Encoder) -> None:
+        self.url = fresh_database(server_url)
+        self.encoder = encoder
+        self.db = Database(self.url, pool_size=4)
+        self.catalog = PgCatalog(self.db, encoder)
+        self.catalog.open_all()
+
+    def create(
+        self, name: str = "c", *, model: str | None = None, dimension: int | None = None
+    ) -> CollectionStore:
+        info = self.encoder.info
+        config = CollectionConfig(
+            name, model or info.name, dimension or info.dimension, info.normalized, "flat"
+        )
+        self.catalog.create_from_config(config)
+        return self.catalog.get(name)
+
+    def reopen(self, collection: CollectionStore) -> CollectionStore:
+        collection.close()
+        fresh = PgCatalog(self.db, self.encoder)
+        return fresh.get(collection.config.name)
+
+    def close(self) -> None:
+        self.catalog.close()
+        drop_database(self.url)
+
+
+def make_backend(
+    kind: str, root: Path, encoder: Encoder, postgres_url: str | None = None
+) -> Backend:
     if kind == "embedded":
         return EmbeddedBackend(root, encoder)
+    if kind == "postgres":
+        assert postgres_url is not None, "the postgres backend needs the postgres_url fixture"
+        return PostgresBackend(postgres_url, encoder)
     raise ValueError(f"unknown store backend {kind!r}")

@@ -141,3 +141,64 @@ def test_a_collection_of_another_dimension_refuses_to_search(store_backend: Back
     assert "768" in (reopened.encoder_mismatch or "")
     with pytest.raises(Conflict):
         reopened.embed_queries(["kitten"])
+
+
+def test_count_and_page_by_filter(store_backend: Backend) -> None:
+    c = store_backend.create()
+    c.upsert([NewDocument(t, f"d{i}", {"n": i, "odd": i % 2 == 1}) for i, t in enumerate(TEXTS)])
+    assert c.count_matching() == 5 and c.count_matching({}) == 5
+    assert c.count_matching({"odd": True}) == 2
+    first = c.page(2, 0, {"odd": False})
+    rest = c.page(2, first[-1].num, {"odd": False})
+    assert [d.id for d in first + rest] == ["d0", "d2", "d4"]
+    assert c.page(10, 0, {"n": {"$gt": 10}}) == []
+    with pytest.raises(BadInput, match="unknown operator"):
+        c.count_matching({"n": {"$like": 1}})
+
+
+def test_delete_matching_removes_every_match_and_survives_a_reopen(
+    store_backend: Backend,
+) -> None:
+    c = store_backend.create()
+    c.upsert([NewDocument(t, f"d{i}", {"n": i}) for i, t in enumerate(TEXTS)])
+    assert c.delete_matching({"n": {"$in": [0, 2]}}) == 2
+    assert c.delete_matching({"n": {"$in": [0, 2]}}) == 0
+    expected = {"documents": 3, "chunks": 3, "vectors": 3}
+    assert c.counts() == expected
+    (lexical,) = c.search(None, 5, texts=["tomato cat"], mode="lexical")
+    assert lexical == []
+    reopened = store_backend.reopen(c)
+    assert reopened.counts() == expected
+    assert [d.id for d in reopened.page(10, 0)] == ["d1", "d3", "d4"]
+    assert top_id(reopened, "kitten") != "d0"
+    (lexical,) = reopened.search(None, 5, texts=["tomato cat"], mode="lexical")
+    assert lexical == []
+
+
+def test_delete_matching_refuses_an_empty_filter(store_backend: Backend) -> None:
+    c = filled(store_backend)
+    with pytest.raises(BadInput, match="filter"):
+        c.delete_matching({})
+    assert c.counts()["documents"] == 5
+
+
+def test_patch_metadata_merges_without_embedding_again(store_backend: Backend) -> None:
+    c = store_backend.create()
+    c.upsert([NewDocument(t, f"d{i}", {"n": i, "lang": "en"}) for i, t in enumerate(TEXTS)])
+    vectors = c.embed_queries(["kitten"])
+    (before,) = c.search(vectors, 5)
+    patched = c.patch_metadata("d0", {"lang": None, "tags": ["x"], "n": 10})
+    assert patched is not None and patched.metadata == {"n": 10, "tags": ["x"]}
+    assert patched.text == TEXTS[0]
+    (after,) = c.search(vectors, 5)
+    assert [(h.id, h.score) for h in after] == [(h.id, h.score) for h in before]
+    assert after[0].metadata == {"n": 10, "tags": ["x"]}
+    (filtered,) = c.search(vectors, 5, {"tags": "x"})
+    assert [h.id for h in filtered] == ["d0"]
+    assert c.patch_metadata("nope", {"a": 1}) is None
+    with pytest.raises(BadInput, match="flat"):
+        c.patch_metadata("d1", {"a": {"b": 1}})
+    reopened = store_backend.reopen(c)
+    assert reopened.get("d0").metadata == {"n": 10, "tags": ["x"]}  # type: ignore[union-attr]
+    assert reopened.get("d1").metadata == {"n": 1, "lang": "en"}  # type: ignore[union-attr]
+    assert reopened.counts() == {"documents": 5, "chunks": 5, "vectors": 5}

@@ -1,19 +1,11 @@
-"""Collections: create, list, describe, delete, snapshot."""
+"""Collections: create, list, describe, delete."""
 
 from fastapi import APIRouter, Response
 
 from app.api.deps import ServicesDep
 from app.api.responses import BAD_INPUT, CONFLICT, NOT_FOUND
-from app.api.schemas.collections import (
-    CollectionInfo,
-    CollectionList,
-    CreateCollection,
-    SnapshotInfo,
-    SnapshotList,
-)
+from app.api.schemas.collections import CollectionInfo, CollectionList, CreateCollection
 from app.api.scopes import needs
-from app.store.catalog import validate_name
-from app.store.embedded.backup import Snapshot, list_snapshots, snapshot_root, write_snapshot
 from app.store.interface import CollectionStore, IndexDefaults
 
 router = APIRouter(prefix="/collections", tags=["collections"])
@@ -89,44 +81,3 @@ def get_collection(name: str, services: ServicesDep) -> CollectionInfo:
 def delete_collection(name: str, services: ServicesDep) -> Response:
     services.catalog.delete(name)
     return Response(status_code=204)
-
-
-def snapshot_info(snapshot: Snapshot) -> SnapshotInfo:
-    m = snapshot.manifest
-    return SnapshotInfo(
-        path=str(snapshot.path.resolve()),
-        collection=m.collection,
-        documents=m.documents,
-        chunks=m.chunks,
-        seq=m.seq,
-        created=m.created,
-    )
-
-
-@router.post(
-    "/{name}/snapshot",
-    status_code=201,
-    response_model=SnapshotInfo,
-    responses={**BAD_INPUT, **NOT_FOUND},
-    summary="Write a consistent snapshot of a collection to a new folder",
-    openapi_extra=needs("admin"),
-)
-def snapshot_collection(name: str, services: ServicesDep) -> SnapshotInfo:
-    collection = services.catalog.get(name)
-    settings = services.settings
-    root = snapshot_root(settings.snapshot_dir, settings.data_dir)
-    return snapshot_info(write_snapshot(collection, root))
-
-
-@router.get(
-    "/{name}/snapshots",
-    response_model=SnapshotList,
-    responses=BAD_INPUT,
-    summary="List the snapshots of a collection (also of one since deleted)",
-    openapi_extra=needs("admin"),
-)
-def list_collection_snapshots(name: str, services: ServicesDep) -> SnapshotList:
-    validate_name(name)
-    settings = services.settings
-    root = snapshot_root(settings.snapshot_dir, settings.data_dir)
-    return SnapshotList(snapshots=[snapshot_info(s) for s in list_snapshots(root, name)])

@@ -1,12 +1,25 @@
-"""Documents of a collection: ingest (upsert), get, page, delete."""
+"""Documents of a collection: ingest (upsert), get, page, count, delete (one, by ids or by
+filter) and patch metadata."""
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
 from app.api.deps import ServicesDep
 from app.api.responses import BAD_INPUT, CONFLICT, NOT_FOUND
-from app.api.schemas.documents import Document, DocumentPage, IngestRequest, IngestResponse
+from app.api.schemas.documents import (
+    FILTER_DESCRIPTION,
+    CountRequest,
+    CountResponse,
+    DeleteRequest,
+    DeleteResponse,
+    Document,
+    DocumentPage,
+    IngestRequest,
+    IngestResponse,
+    MetadataPatch,
+)
 from app.api.scopes import needs
 from app.errors import BadInput, NotFound
 from app.limits import check_count, check_texts
@@ -50,6 +63,9 @@ def page_documents(
     after: Annotated[
         str | None, Query(description="Cursor from the previous page's `next`.")
     ] = None,
+    filter: Annotated[
+        str | None, Query(description=FILTER_DESCRIPTION + " As JSON; only matching documents.")
+    ] = None,
 ) -> DocumentPage:
     if limit is None:
         limit = min(100, services.settings.max_page_size)
@@ -57,14 +73,71 @@ def page_documents(
         raise BadInput(f"limit: {limit} is over the limit of {services.settings.max_page_size}")
     if after is not None and not after.isdigit():
         raise BadInput(f"after: {after!r} is not a cursor returned by this endpoint")
+    filter_ = filter_param(filter)
     collection = services.catalog.get(name)
-    rows = collection.page(limit + 1, int(after or 0))
+    rows = collection.page(limit + 1, int(after or 0), filter_)
     more = len(rows) > limit
     rows = rows[:limit]
     return DocumentPage(
         documents=[Document(id=r.id, text=r.text, metadata=r.metadata) for r in rows],
         next=str(rows[-1].num) if more and rows else None,
     )
+
+
+def filter_param(raw: str | None) -> dict[str, Any] | None:
+    """The `filter` query parameter: a JSON object, or None when absent."""
+    if raw is None:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"filter: not valid JSON ({exc.msg})") from exc
+    if not isinstance(parsed, dict):
+        raise BadInput('filter: must be a JSON object of field conditions, e.g. {"lang": "en"}')
+    return parsed
+
+
+@router.post(
+    "/count",
+    response_model=CountResponse,
+    responses={**BAD_INPUT, **NOT_FOUND},
+    summary="Count the documents, or those matching a metadata filter",
+    openapi_extra=needs("read"),
+)
+def count_documents(
+    name: str, services: ServicesDep, body: CountRequest | None = None
+) -> CountResponse:
+    collection = services.catalog.get(name)
+    return CountResponse(count=collection.count_matching(body.filter if body else None))
+
+
+@router.post(
+    "/delete",
+    response_model=DeleteResponse,
+    responses={**BAD_INPUT, **NOT_FOUND},
+    summary="Delete documents by ids or by metadata filter, in one transaction",
+    openapi_extra=needs("write"),
+)
+def delete_documents(name: str, body: DeleteRequest, services: ServicesDep) -> DeleteResponse:
+    collection = services.catalog.get(name)
+    if body.ids is not None:
+        return DeleteResponse(deleted=collection.delete(list(dict.fromkeys(body.ids))))
+    assert body.filter is not None
+    return DeleteResponse(deleted=collection.delete_matching(body.filter))
+
+
+@router.patch(
+    "/{doc_id:path}",
+    response_model=Document,
+    responses={**BAD_INPUT, **NOT_FOUND},
+    summary="Change a document's metadata (JSON merge patch); it is not embedded again",
+    openapi_extra=needs("write"),
+)
+def patch_document(name: str, doc_id: str, body: MetadataPatch, services: ServicesDep) -> Document:
+    doc = services.catalog.get(name).patch_metadata(doc_id, body.metadata)
+    if doc is None:
+        raise NotFound(f"document {doc_id!r} does not exist in collection {name!r}")
+    return Document(id=doc.id, text=doc.text, metadata=doc.metadata)
 
 
 @router.get(

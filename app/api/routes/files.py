@@ -3,7 +3,7 @@ Uploads over a size threshold are answered 202 with a job to follow at /jobs/{id
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ServicesDep
@@ -48,7 +48,7 @@ def _report(outcome: FileOutcome) -> FileReport:
 )
 def upload_files(
     name: str,
-    files: Annotated[list[UploadFile], Form(description="One or more files.")],
+    files: Annotated[list[UploadFile], File(description="One or more files.")],
     services: ServicesDep,
     text_column: Annotated[
         str | None, Form(description="CSV column holding the text (default: text).")

@@ -25,14 +25,19 @@ async def health() -> HealthResponse:
 @router.get(
     "/ready",
     response_model=HealthResponse,
-    responses={503: {"model": ErrorResponse, "description": "Still loading, or start-up failed."}},
-    summary="The encoder is loaded and every collection is open",
+    responses={
+        503: {
+            "model": ErrorResponse,
+            "description": "Still loading, start-up failed, or the database cannot be reached.",
+        }
+    },
+    summary="The encoder is loaded, every collection is open and the database answers",
     openapi_extra=needs(OPEN),
 )
 async def ready(services: ServicesDep) -> HealthResponse | JSONResponse:
     if services.ready:
         return HealthResponse(status="ready")
-    reason = services.load_error or "loading the encoder and opening collections"
+    reason = services.not_ready_reason or "loading the encoder and opening collections"
     return JSONResponse(
         error_body("not_ready", reason), status_code=503, headers={"Retry-After": "1"}
     )

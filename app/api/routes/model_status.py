@@ -6,6 +6,7 @@ from app.api.deps import ServicesDep
 from app.api.responses import BAD_INPUT
 from app.api.schemas.model_status import ModelInfo, ModelList
 from app.api.scopes import needs
+from app.embedding import LEVELS
 
 router = APIRouter(tags=["models"])
 
@@ -28,6 +29,8 @@ def list_models(services: ServicesDep) -> ModelList:
             state="loaded",
             parameters=encoder.parameters,
             dimension=encoder.dimension,
+            levels=list(LEVELS),
+            window_tokens=encoder.max_seq_length,
         )
     ]
     entries += [ModelInfo.model_validate(m.describe()) for m in services.registry.models()]

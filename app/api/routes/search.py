@@ -96,6 +96,10 @@ def search_get(
     ] = None,
     mode: Annotated[str, Query(description="dense, lexical or hybrid.")] = "dense",
     offset: Annotated[int, Query(ge=0, le=10_000, description="Skip this many documents.")] = 0,
+    fusion: Annotated[str, Query(description="Hybrid fusion: convex or rrf.")] = "convex",
+    alpha: Annotated[
+        float | None, Query(ge=0, le=1, description="Dense weight of a convex hybrid fusion.")
+    ] = None,
 ) -> Response:
     try:
         parsed = json.loads(filter) if filter is not None else None
@@ -104,7 +108,7 @@ def search_get(
     try:
         body = SearchRequest(
             query=q, k=k, filter=parsed, min_score=min_score, query_language=query_language,
-            mode=mode, offset=offset,
+            mode=mode, offset=offset, fusion=fusion, alpha=alpha,
         )  # type: ignore[arg-type]  # fmt: skip
     except ValidationError as exc:
         raise BadInput(describe_validation_errors(list(exc.errors()))) from exc

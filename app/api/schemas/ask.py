@@ -4,14 +4,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.api.schemas.common import StrictModel, Usage, check_text
+from app.api.schemas.common import NON_BLANK, StrictModel, Usage, check_text, filter_schema
 
 
 class AskRequest(StrictModel):
-    question: str = Field(description="The question (not empty).")
+    question: str = Field(description="The question (not empty).", json_schema_extra=NON_BLANK)
     k: int = Field(4, ge=1, le=20, description="Sources to retrieve (1-20).")
     max_new_tokens: int = Field(256, ge=1, description="Tokens of the answer (1 to the limit).")
-    filter: dict[str, Any] | None = Field(None, description="Metadata filter for the sources.")
+    filter: dict[str, Any] | None = Field(
+        None, description="Metadata filter for the sources.", json_schema_extra=filter_schema()
+    )
     mode: Literal["dense", "lexical", "hybrid"] = Field(
         "dense", description="How the sources are retrieved, as in search."
     )

@@ -1,8 +1,73 @@
 """Shared pieces of the API's request and response models."""
 
+from typing import Annotated, Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.store.filters import (
+    COMPARISONS,
+    KEY_PATTERN,
+    MAX_IN_VALUES,
+    MAX_METADATA_KEYS,
+    OPERATORS,
+)
+
 MAX_ID_CHARS = 256
+
+# JSON Schema of what the validators below and in app/store/filters.py accept, so that the
+# OpenAPI document states each constraint the API enforces.
+NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+"""A text that is not empty or only whitespace."""
+NonBlankText = Annotated[str, Field(json_schema_extra=NON_BLANK)]
+NONZERO: dict[str, Any] = {"contains": {"not": {"const": 0}}}
+"""A vector with at least one element that is not zero."""
+
+_SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
+_SCALARS: dict[str, Any] = {"type": "array", "items": _SCALAR}
+
+
+def metadata_schema(max_keys: int = MAX_METADATA_KEYS) -> dict[str, Any]:
+    """A flat JSON object: keys as KEY_PATTERN, values scalars or lists of scalars."""
+    return {
+        "maxProperties": max_keys,
+        "propertyNames": {"pattern": KEY_PATTERN},
+        "additionalProperties": {"anyOf": [_SCALAR, _SCALARS]},
+    }
+
+
+def filter_schema(min_fields: int = 0) -> dict[str, Any]:
+    """A metadata filter: each field equal to a scalar, or an object of operators."""
+    members = {**_SCALARS, "minItems": 1, "maxItems": MAX_IN_VALUES}
+    operators: dict[str, Any] = {op: _SCALAR for op in OPERATORS if op not in COMPARISONS}
+    operators |= {"$in": members, "$nin": members}
+    operators |= {op: {"type": ["number", "string"]} for op in COMPARISONS}
+    condition = {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": operators,
+    }
+    return {
+        "minProperties": min_fields,
+        "propertyNames": {"pattern": KEY_PATTERN},
+        "additionalProperties": {"anyOf": [_SCALAR, condition]},
+    }
+
+
+def exactly_one_of(*fields: str) -> dict[str, Any]:
+    """`json_schema_extra` of a model that takes exactly one of `fields` (not null)."""
+    return {
+        "oneOf": [
+            {
+                "required": [field],
+                "properties": {
+                    other: ({"not": {"type": "null"}} if other == field else {"type": "null"})
+                    for other in fields
+                },
+            }
+            for field in fields
+        ]
+    }
 
 
 def check_text(value: str) -> str:

@@ -28,7 +28,9 @@ class JobAccepted(BaseModel):
 class JobStatus(BaseModel):
     id: str = Field(description="Job id.")
     collection: str = Field(description="Target collection.")
-    status: Literal["queued", "running", "done", "failed"] = Field(description="Where it is.")
+    status: Literal["queued", "running", "done", "failed", "interrupted"] = Field(
+        description="queued, running, done, failed, or interrupted (its process stopped)."
+    )
     files_total: int = Field(description="Files in the upload.")
     files_done: int = Field(description="Files finished (stored or reported).")
     documents: int = Field(description="Documents stored so far.")

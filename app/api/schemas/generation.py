@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.api.schemas.common import StrictModel, Usage, check_text
+from app.api.schemas.common import NON_BLANK, StrictModel, Usage, check_text
 
 MAX_STOP_STRINGS = 4
 
@@ -34,7 +34,10 @@ class Sampling(BaseModel):
 
 class GenerateRequest(Sampling, StrictModel):
     stop: list[str] | None = Field(None, description="Up to 4 strings that end the generation.")
-    prompt: str = Field(description="Text to continue (not empty; at most the prompt token limit).")
+    prompt: str = Field(
+        json_schema_extra=NON_BLANK,
+        description="Text to continue (not empty; at most the prompt token limit).",
+    )
     max_new_tokens: int = Field(128, ge=1, description="Tokens to generate (1 to the limit, 512).")
 
     _prompt = field_validator("prompt")(check_text)

@@ -18,6 +18,12 @@ class ModelInfo(BaseModel):
     error: str | None = Field(None, description="Why it failed to load.")
     parameters: int | None = Field(None, description="Number of parameters, once loaded.")
     dimension: int | None = Field(None, description="Embedding dimension (encoders).")
+    levels: list[str] | None = Field(
+        None, description="The /embed levels it serves: sentence, document, token (encoders)."
+    )
+    window_tokens: int | None = Field(
+        None, description="Tokens it reads of one text, special tokens included (encoders)."
+    )
     languages: list[str] | None = Field(None, description="Language codes (translators, loaded).")
 
 

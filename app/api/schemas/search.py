@@ -2,20 +2,39 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.api.schemas.common import StrictModel, check_text, check_text_list
+from app.api.schemas.common import (
+    NON_BLANK,
+    NONZERO,
+    NonBlankText,
+    StrictModel,
+    check_text,
+    check_text_list,
+    exactly_one_of,
+    filter_schema,
+)
+from app.store.ranking import DEFAULT_ALPHA
 
 
 class SearchRequest(StrictModel):
-    query: str | None = Field(
-        None, description="Query text. Give exactly one of query, queries, vector."
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=exactly_one_of("query", "queries", "vector")
     )
-    queries: list[str] | None = Field(
+
+    query: str | None = Field(
+        None,
+        description="Query text. Give exactly one of query, queries, vector.",
+        json_schema_extra=NON_BLANK,
+    )
+    queries: list[NonBlankText] | None = Field(
         None, min_length=1, description="Several queries answered at once."
     )
     vector: list[float] | None = Field(
-        None, min_length=1, description="A query vector of the collection's dimension."
+        None,
+        min_length=1,
+        description="A query vector of the collection's dimension.",
+        json_schema_extra=NONZERO,
     )
     k: int = Field(
         10, ge=1, description="Number of documents per query (1 to the limit, default 1000)."
@@ -24,6 +43,7 @@ class SearchRequest(StrictModel):
         None,
         description='Metadata filter: {"lang": "en"}, {"year": {"$gte": 2020}}; '
         "operators $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte. Applied inside the vector search.",
+        json_schema_extra=filter_schema(),
     )
     min_score: float | None = Field(None, ge=-1, le=1, description="Drop hits scoring below this.")
     query_language: str | None = Field(
@@ -35,7 +55,20 @@ class SearchRequest(StrictModel):
     mode: Literal["dense", "lexical", "hybrid"] = Field(
         "dense",
         description="dense: cosine similarity of embeddings; lexical: BM25 over the chunks; "
-        "hybrid: both rankings fused by reciprocal rank.",
+        "hybrid: both rankings fused (see fusion).",
+    )
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description="How hybrid fuses its two rankings. convex: each ranking's scores min-max "
+        "normalised over its candidates, then alpha * dense + (1 - alpha) * lexical; "
+        "rrf: reciprocal rank fusion, the sum of 1 / (60 + rank).",
+    )
+    alpha: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=f"Weight of the dense ranking in a convex hybrid fusion (default "
+        f"{DEFAULT_ALPHA}); 1 ranks by dense scores, 0 by lexical ones. Hybrid mode only.",
     )
     offset: int = Field(0, ge=0, le=10_000, description="Skip this many ranked documents.")
     highlights: bool = Field(
@@ -78,7 +111,7 @@ class SearchHit(BaseModel):
     id: str = Field(description="Document id.")
     score: float = Field(
         description="dense: cosine similarity of the best chunk; lexical: its BM25 score; "
-        "hybrid: the reciprocal rank fusion score."
+        "hybrid: the fused score (0 to 1 for convex fusion)."
     )
     text: str = Field(description="Full document text.")
     metadata: dict[str, Any] = Field(description="Document metadata.")

@@ -1,13 +1,17 @@
 """Translation."""
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.api.schemas.common import StrictModel
+from app.api.schemas.common import NON_BLANK, NonBlankText, StrictModel, exactly_one_of
 
 
 class TranslateRequest(StrictModel):
-    text: str | None = Field(None, description="One text. Give text or texts.")
-    texts: list[str] | None = Field(None, min_length=1, description="Several texts.")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=exactly_one_of("text", "texts"))
+
+    text: str | None = Field(
+        None, description="One text. Give text or texts.", json_schema_extra=NON_BLANK
+    )
+    texts: list[NonBlankText] | None = Field(None, min_length=1, description="Several texts.")
     source: str = Field(min_length=2, max_length=16, description="Source language code, e.g. en.")
     target: str = Field(min_length=2, max_length=16, description="Target language code, e.g. pt.")
 

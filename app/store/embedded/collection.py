@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from app.combining import Combiner
+from app.errors import BadInput
 from app.models.encoder import Encoder
 from app.store import encoding
 from app.store.embedded.docstore import ChunkHit, DocStore
@@ -26,7 +27,7 @@ from app.store.interface import (
     NewDocument,
     StoredDocument,
 )
-from app.store.ranking import check_search_mode, hybrid_depth, reciprocal_rank_fusion
+from app.store.ranking import DEFAULT_FUSION, check_search_mode, fuse, hybrid_depth
 
 log = logging.getLogger(__name__)
 
@@ -218,20 +219,40 @@ class Collection:
     def store(self, rows: list[DocumentRow], replace_source: str | None = None) -> None:
         """Write prepared documents in one transaction, with `replace_source` as in `upsert`.
         Durable on return."""
-        self._write(rows, [], replace_source)
+        self._write(rows, [], {"source": replace_source} if replace_source else None)
 
     def delete(self, doc_ids: list[str]) -> int:
         """Delete documents by id; returns how many existed."""
         return self._write([], doc_ids)
 
+    def delete_matching(self, filter_: dict[str, Any]) -> int:
+        """Delete the documents whose metadata matches the filter, in one transaction, durable
+        on return; returns how many there were. An empty filter is refused."""
+        if not filter_:
+            raise BadInput(
+                "filter: must name at least one field; to delete every document, "
+                "delete the collection"
+            )
+        return self._write([], [], filter_)
+
+    def patch_metadata(self, doc_id: str, patch: dict[str, Any]) -> StoredDocument | None:
+        """Merge `patch` (RFC 7396) into a document's metadata; nothing is embedded again."""
+        with self._write_lock:
+            return self.docstore.patch_metadata(doc_id, patch)
+
     def _write(
-        self, rows: list[DocumentRow], deletes: list[str], replace_source: str | None = None
+        self,
+        rows: list[DocumentRow],
+        deletes: list[str],
+        stale_filter: dict[str, Any] | None = None,
     ) -> int:
+        """Write rows and delete ids in one transaction; with `stale_filter`, the documents it
+        matches that `rows` do not hold are deleted in it too."""
         # One writer at a time per collection, so the index applies writes in sequence order.
         with self._write_lock:
-            if replace_source:
+            if stale_filter:
                 kept = {r.id for r in rows}
-                stale = self.ids_matching({"source": replace_source})
+                stale = self.ids_matching(stale_filter)
                 deletes = [*deletes, *(i for i in stale if i not in kept)]
             if any(len(row.chunks) > 1 for row in rows):
                 self._one_chunk_each = False  # before any search can see them
@@ -246,12 +267,52 @@ class Collection:
     def get(self, doc_id: str) -> StoredDocument | None:
         return self.docstore.get(doc_id)
 
-    def page(self, limit: int, after: int) -> list[StoredDocument]:
-        return self.docstore.page(limit, after)
+    def page(
+        self, limit: int, after: int, filter_: dict[str, Any] | None = None
+    ) -> list[StoredDocument]:
+        return self.docstore.page(limit, after, filter_)
+
+    def count_matching(self, filter_: dict[str, Any] | None = None) -> int:
+        return self.docstore.count_matching(filter_)
 
     def ids_matching(self, filter_: dict[str, Any]) -> list[str]:
         """Ids of the documents whose metadata matches the filter."""
         return self.docstore.ids_matching(filter_)
+
+    def sample_chunks(self, limit: int) -> tuple[list[Hit], np.ndarray]:
+        """Up to `limit` chunks spread evenly over the collection in storage order, each as a
+        Hit (score 0.0) with its document, and their stored vectors, row for row."""
+        _, total = self.docstore.count()
+        none = np.zeros((0, self.config.dimension), np.float32)
+        if total == 0 or limit < 1:
+            return [], none
+        wanted = np.unique(np.linspace(0, total - 1, min(limit, total)).round().astype(np.int64))
+        ids: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
+        seen = 0
+        for batch_ids, batch_vectors in self.docstore.vectors_since(0):
+            rows = wanted[(wanted >= seen) & (wanted < seen + len(batch_ids))] - seen
+            ids.append(batch_ids[rows])
+            vectors.append(batch_vectors[rows])
+            seen += len(batch_ids)
+            if seen > wanted[-1]:
+                break
+        if not ids:
+            return [], none
+        chosen = np.concatenate(ids)
+        stacked = np.vstack(vectors)
+        found = self.docstore.chunk_hits([int(i) for i in chosen])
+        keep = [row for row, chunk_id in enumerate(chosen) if int(chunk_id) in found]
+        hits = []
+        for row in keep:
+            h = found[int(chosen[row])]
+            d = h.document
+            text = d.text[h.start : h.end]
+            hits.append(Hit(d.id, 0.0, d.text, d.metadata, h.index, text, h.start))
+        return hits, stacked[keep]
+
+    def export(self, after: int, limit: int) -> list[tuple[int, DocumentRow]]:
+        return self.docstore.export(after, limit)
 
     def counts(self) -> dict[str, int]:
         documents, chunks = self.docstore.count()
@@ -274,13 +335,15 @@ class Collection:
         texts: list[str] | None = None,
         mode: str = "dense",
         offset: int = 0,
+        fusion: str = DEFAULT_FUSION,
+        alpha: float | None = None,
     ) -> list[list[Hit]]:
         """The documents ranked offset+1 .. offset+k for each query, each with its best chunk.
 
         dense: cosine similarity of the query vectors; lexical: BM25 over the chunks (needs
-        `texts`); hybrid: the two rankings fused by reciprocal rank.
+        `texts`); hybrid: the two rankings fused by `fusion` (see `app.store.ranking.fuse`).
         """
-        check_search_mode(mode, queries, texts)
+        check_search_mode(mode, queries, texts, fusion, alpha)
         if queries is not None and mode != "lexical":
             self.check_vectors(queries)
         wanted = k + offset
@@ -301,7 +364,7 @@ class Collection:
                 depth = hybrid_depth(wanted)
                 dense = self._dense(query[None, :], depth, allowed, None)
                 lexical = self._lexical((texts or [])[i], depth, filter_)
-                hits = reciprocal_rank_fusion([dense, lexical])[:wanted]
+                hits = fuse(dense, lexical, fusion, alpha)[:wanted]
             if min_score is not None:
                 hits = [h for h in hits if h.score >= min_score]
             results.append(hits[offset:])

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from app.store.filters import compile_filter
-from app.store.interface import DocumentRow, StoredDocument
+from app.store.filters import compile_filter, merge_metadata
+from app.store.interface import ChunkRow, DocumentRow, StoredDocument
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -252,6 +252,30 @@ class DocStore:
         result = WriteResult(seq, ids, added, np.asarray(removed, dtype=np.int64))
         return result, len(deleted)
 
+    def patch_metadata(self, doc_id: str, patch: dict[str, Any]) -> StoredDocument | None:
+        """Merge `patch` (RFC 7396) into a document's metadata in one transaction; its text,
+        chunks and vectors stay as they are. None for an unknown id."""
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT text, metadata, num FROM documents WHERE id = ?", (doc_id,)
+                ).fetchone()
+                if row is None:
+                    conn.execute("ROLLBACK")
+                    return None
+                metadata = merge_metadata(json.loads(row[1]), patch)
+                conn.execute(
+                    "UPDATE documents SET metadata = ?, updated_at = ? WHERE num = ?",
+                    (json.dumps(metadata), time.time(), row[2]),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return StoredDocument(doc_id, row[0], metadata, row[2])
+
     def prune_tombstones(self, up_to_seq: int) -> None:
         with self._write_lock:
             self._writer.execute("DELETE FROM tombstones WHERE seq <= ?", (up_to_seq,))
@@ -278,16 +302,23 @@ class DocStore:
         )
         return StoredDocument(row[0], row[1], json.loads(row[2]), row[3]) if row else None
 
-    def page(self, limit: int, after: int) -> list[StoredDocument]:
-        rows = (
-            self._reader()
-            .execute(
-                "SELECT id, text, metadata, num FROM documents WHERE num > ? ORDER BY num LIMIT ?",
-                (after, limit),
-            )
-            .fetchall()
+    def page(
+        self, limit: int, after: int, filter_: dict[str, Any] | None = None
+    ) -> list[StoredDocument]:
+        where, params = compile_filter(filter_) if filter_ else ("1", [])
+        rows = self._reader().execute(
+            "SELECT id, text, metadata, num FROM documents "
+            f"WHERE num > ? AND {where} ORDER BY num LIMIT ?",
+            [after, *params, limit],
         )
         return [StoredDocument(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    def count_matching(self, filter_: dict[str, Any] | None = None) -> int:
+        if not filter_:
+            return self.count()[0]
+        where, params = compile_filter(filter_)
+        row = self._reader().execute(f"SELECT COUNT(*) FROM documents WHERE {where}", params)
+        return int(row.fetchone()[0])
 
     def ids_matching(self, filter_: dict[str, Any]) -> list[str]:
         where, params = compile_filter(filter_)
@@ -335,6 +366,35 @@ class DocStore:
             )
             for r in rows
         }
+
+    def export(self, after: int, limit: int) -> list[tuple[int, DocumentRow]]:
+        """Up to `limit` documents with `num` above `after`, in `num` order, with their chunks
+        and vectors, read in one transaction (one snapshot of the file)."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            docs = conn.execute(
+                "SELECT num, id, text, metadata FROM documents WHERE num > ? ORDER BY num LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            chunks: dict[int, list[ChunkRow]] = {int(d[0]): [] for d in docs}
+            nums = list(chunks)
+            for i in range(0, len(nums), 500):
+                part = nums[i : i + 500]
+                rows = conn.execute(
+                    "SELECT doc_num, idx, start, end, vector FROM chunks "
+                    f"WHERE doc_num IN ({','.join('?' * len(part))}) ORDER BY doc_num, idx",
+                    part,
+                )
+                for num, idx, start, end, blob in rows:
+                    vector = np.frombuffer(blob, dtype=np.float32).copy()
+                    chunks[num].append(ChunkRow(idx, start, end, vector))
+        finally:
+            conn.execute("COMMIT")
+        return [
+            (int(num), DocumentRow(doc_id, text, json.loads(meta), chunks[int(num)]))
+            for num, doc_id, text, meta in docs
+        ]
 
     def vectors_since(
         self, seq: int, batch: int = 10_000
