@@ -2,7 +2,9 @@
 bearer header, retries and the service's error messages."""
 
 import argparse
+import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -103,3 +105,33 @@ class ServiceClient:
 
     def close(self) -> None:
         self.client.close()
+
+
+def parse_filter(raw: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """`--filter` as a JSON object, or a usage error saying what is wrong."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        parser.error(f"--filter is not valid JSON ({exc})")
+    if not isinstance(parsed, dict):
+        parser.error('--filter must be a JSON object, e.g. {"lang": "en"}')
+    return parsed
+
+
+def post_once(
+    args: argparse.Namespace, command: str, path: str, body: dict[str, Any]
+) -> httpx.Response | None:
+    """POST `body` once to `path` of the service at --url: the reply, or None after printing
+    why it failed (unreachable, or a 4xx/5xx with its message)."""
+    client = ServiceClient(args.url, args.api_key)
+    try:
+        response = client.send_once("POST", path, json=body)
+    except httpx.HTTPError as exc:
+        print(f"semsearch {command}: cannot reach {client.url}: {exc}", file=sys.stderr)
+        return None
+    finally:
+        client.close()
+    if response.status_code >= 400:
+        print(f"semsearch {command}: {error_message(response)}", file=sys.stderr)
+        return None
+    return response

@@ -3,8 +3,8 @@ metadata filter."""
 
 import argparse
 
-from app.cli.client import add_api_key_argument, add_url_argument
-from app.cli.count import parse_filter, post_documents
+from app.cli.client import add_api_key_argument, add_url_argument, parse_filter, post_once
+from app.cli.count import documents_path
 from app.cli.output import EXIT_FAILED, EXIT_OK, plural
 
 MAX_IDS = 10_000
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         body: dict[str, object] = {"ids": args.ids}
     else:
         body = {"filter": parse_filter(args.filter, parser)}
-    reply = post_documents(args, "delete", "delete", body)
+    reply = post_once(args, "delete", documents_path(args.collection, "delete"), body)
     if reply is None:
         return EXIT_FAILED
-    print(f"deleted {plural(reply['deleted'], 'document')}")
+    print(f"deleted {plural(reply.json()['deleted'], 'document')}")
     return EXIT_OK

@@ -1,19 +1,10 @@
 """`semsearch search`: search a collection of a running service and print a table or JSON."""
 
 import argparse
-import json
-import sys
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from app.cli.client import (
-    ServiceClient,
-    add_api_key_argument,
-    add_url_argument,
-    error_message,
-)
+from app.cli.client import add_api_key_argument, add_url_argument, parse_filter, post_once
 from app.cli.output import EXIT_FAILED, EXIT_OK
 
 PREVIEW_CHARS = 80
@@ -57,23 +48,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """One search, tried once: a person waits on it."""
     body: dict[str, Any] = {"query": args.query, "k": args.k, "mode": args.mode}
     if args.filter is not None:
-        try:
-            body["filter"] = json.loads(args.filter)
-        except ValueError as exc:
-            parser.error(f"--filter is not valid JSON ({exc})")
-        if not isinstance(body["filter"], dict):
-            parser.error('--filter must be a JSON object, e.g. {"lang": "en"}')
-    client = ServiceClient(args.url, args.api_key)
+        body["filter"] = parse_filter(args.filter, parser)
     path = f"/collections/{quote(args.collection, safe='')}/search"
-    try:
-        response = client.send_once("POST", path, json=body)
-    except httpx.HTTPError as exc:
-        print(f"semsearch search: cannot reach {client.url}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        client.close()
-    if response.status_code >= 400:
-        print(f"semsearch search: {error_message(response)}", file=sys.stderr)
+    response = post_once(args, "search", path, body)
+    if response is None:
         return EXIT_FAILED
     if args.json:
         print(response.text)
