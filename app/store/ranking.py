@@ -66,6 +66,41 @@ def fuse(
     return convex_fusion(dense, lexical, DEFAULT_ALPHA if alpha is None else alpha)
 
 
+DenseRanking = Callable[[int, int, float | None], list[Hit]]
+"""(query number, how many, min_score) -> that query's dense ranking, best first."""
+LexicalRanking = Callable[[int, int], list[Hit]]
+"""(query number, how many) -> that query's lexical ranking, best first."""
+
+
+def rank_queries(
+    count: int,
+    k: int,
+    offset: int,
+    min_score: float | None,
+    mode: str,
+    dense: DenseRanking,
+    lexical: LexicalRanking,
+    fusion: str = DEFAULT_FUSION,
+    alpha: float | None = None,
+) -> list[list[Hit]]:
+    """The documents ranked offset+1 .. offset+k for each of `count` queries, in the chosen
+    mode, from a backend's own dense and lexical rankings: what every backend's search does."""
+    wanted = k + offset
+    results: list[list[Hit]] = []
+    for i in range(count):
+        if mode == "lexical":
+            hits = lexical(i, wanted)
+        elif mode == "dense":
+            hits = dense(i, wanted, min_score)
+        else:
+            depth = hybrid_depth(wanted)
+            hits = fuse(dense(i, depth, None), lexical(i, depth), fusion, alpha)[:wanted]
+        if min_score is not None:
+            hits = [h for h in hits if h.score >= min_score]
+        results.append(hits[offset:])
+    return results
+
+
 def reciprocal_rank_fusion(rankings: list[list[Hit]], constant: int = RRF_K) -> list[Hit]:
     """Fuse ranked hit lists: each document scores the sum of 1 / (constant + rank)."""
     scores: dict[str, float] = {}

@@ -27,7 +27,7 @@ from app.store.interface import (
     NewDocument,
     StoredDocument,
 )
-from app.store.ranking import DEFAULT_FUSION, check_search_mode, fuse, hybrid_depth
+from app.store.ranking import DEFAULT_FUSION, check_search_mode, rank_queries
 
 log = logging.getLogger(__name__)
 
@@ -346,29 +346,19 @@ class Collection:
         check_search_mode(mode, queries, texts, fusion, alpha)
         if queries is not None and mode != "lexical":
             self.check_vectors(queries)
-        wanted = k + offset
         allowed = (
             self.docstore.chunk_ids_matching(filter_) if filter_ and mode != "lexical" else None
         )
         count = len(queries) if queries is not None else len(texts or [])
-        results: list[list[Hit]] = []
-        for i in range(count):
-            if mode == "lexical":
-                hits = self._lexical((texts or [])[i], wanted, filter_)
-            elif mode == "dense":
-                assert queries is not None
-                hits = self._dense(queries[i][None, :], wanted, allowed, min_score)
-            else:
-                assert queries is not None
-                query = queries[i]
-                depth = hybrid_depth(wanted)
-                dense = self._dense(query[None, :], depth, allowed, None)
-                lexical = self._lexical((texts or [])[i], depth, filter_)
-                hits = fuse(dense, lexical, fusion, alpha)[:wanted]
-            if min_score is not None:
-                hits = [h for h in hits if h.score >= min_score]
-            results.append(hits[offset:])
-        return results
+
+        def dense(i: int, depth: int, least: float | None) -> list[Hit]:
+            assert queries is not None
+            return self._dense(queries[i][None, :], depth, allowed, least)
+
+        def lexical(i: int, depth: int) -> list[Hit]:
+            return self._lexical((texts or [])[i], depth, filter_)
+
+        return rank_queries(count, k, offset, min_score, mode, dense, lexical, fusion, alpha)
 
     def _best_chunks(
         self, pairs: list[tuple[int, float]], found: dict[int, ChunkHit] | None = None

@@ -28,7 +28,7 @@ from app.store.postgres.database import Database, one
 from app.store.postgres.filters import pg_filter
 from app.store.postgres.index import PgIndexSpec, parse_pg_index
 from app.store.postgres.schema import ann_index_name, tables
-from app.store.ranking import DEFAULT_FUSION, check_search_mode, fuse, hybrid_depth
+from app.store.ranking import DEFAULT_FUSION, check_search_mode, rank_queries
 
 log = logging.getLogger(__name__)
 
@@ -462,25 +462,16 @@ class PgCollection:
         if queries is not None and mode != "lexical":
             self.check_vectors(queries)
         where = pg_filter(filter_)
-        wanted = k + offset
         count = len(queries) if queries is not None else len(texts or [])
-        results: list[list[Hit]] = []
-        for i in range(count):
-            if mode == "lexical":
-                hits = self._lexical((texts or [])[i], wanted, where)
-            elif mode == "dense":
-                assert queries is not None
-                hits = self._dense(queries[i], wanted, where, min_score)
-            else:
-                assert queries is not None
-                depth = hybrid_depth(wanted)
-                dense = self._dense(queries[i], depth, where, None)
-                lexical = self._lexical((texts or [])[i], depth, where)
-                hits = fuse(dense, lexical, fusion, alpha)[:wanted]
-            if min_score is not None:
-                hits = [h for h in hits if h.score >= min_score]
-            results.append(hits[offset:])
-        return results
+
+        def dense(i: int, depth: int, least: float | None) -> list[Hit]:
+            assert queries is not None
+            return self._dense(queries[i], depth, where, least)
+
+        def lexical(i: int, depth: int) -> list[Hit]:
+            return self._lexical((texts or [])[i], depth, where)
+
+        return rank_queries(count, k, offset, min_score, mode, dense, lexical, fusion, alpha)
 
     def _dense(
         self,
