@@ -23,9 +23,12 @@ async function loadPage() {
     prev.disabled = next.disabled = true;
     return;
   }
+  const asked = { collection: state.collection, page };
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (cursors[page]) params.set("after", cursors[page]);
   const reply = await api("GET", `${collectionPath(state.collection, "documents")}?${params}`);
+  // A reply to an earlier choice of collection or page that came back late is dropped.
+  if (asked.collection !== state.collection || asked.page !== page) return;
   nextCursor = reply.next;
   list.replaceChildren(
     ...reply.documents.map((d) =>
