@@ -68,7 +68,9 @@ def run_search(services: Services, name: str, spec: SearchSpec) -> SearchResult:
         language = collection.config.language
         if spec.query_language and spec.query_language != language:
             translator = services.registry.translator.get()
-            texts = searched = translate_texts(translator, texts, spec.query_language, language)
+            texts = searched = translate_texts(
+                translator, texts, spec.query_language, language, name
+            )
         if spec.mode != "lexical" or spec.highlights:
             vectors = collection.embed_queries(texts)
     if spec.rerank:

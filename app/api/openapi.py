@@ -5,9 +5,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.api.schemas.collections import index_rules
 from app.api.schemas.common import NON_BLANK, filter_schema
 from app.api.scopes import HEAVY_FIELD, OPEN, SCOPE_FIELD, UNDECLARED
 from app.config import Settings
+from app.models.seq2seq import DEFAULT_TRANSLATOR, LANGUAGES, BergamotTranslator
+from app.services import Services
 from app.store.interface import NAME_PATTERN
 
 SCHEME = "bearerAuth"
@@ -66,6 +69,9 @@ SETTING_LIMITS: tuple[tuple[str, str, str, str], ...] = (
     ("DocumentIn", "text", "maxLength", "max_text_chars"),
     ("EmbedRequest", "texts", "maxItems", "max_embed_texts"),
     ("EmbedRequest", "texts.items", "maxLength", "max_text_chars"),
+    ("OpenAIEmbeddingRequest", "input", "maxLength", "max_text_chars"),
+    ("OpenAIEmbeddingRequest", "input", "maxItems", "max_embed_texts"),
+    ("OpenAIEmbeddingRequest", "input.items", "maxLength", "max_text_chars"),
     ("TranslateRequest", "text", "maxLength", "max_translate_chars"),
     ("TranslateRequest", "texts", "maxItems", "max_translate_texts"),
     ("TranslateRequest", "texts.items", "maxLength", "max_translate_chars"),
@@ -119,18 +125,24 @@ def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [schema]
 
 
-def _set(schema: dict[str, Any], path: list[str], keyword: str, value: int) -> None:
+# The type of value a keyword constrains: set only on a branch of that type (or of none).
+KEYWORD_TYPES = {"maxLength": "string", "maxItems": "array", "minItems": "array"}
+
+
+def _set(schema: dict[str, Any], path: list[str], keyword: str, value: Any) -> None:
     for branch in _branches(schema):
         if not path:
-            branch[keyword] = value
+            wanted = KEYWORD_TYPES.get(keyword)
+            if wanted is None or branch.get("type", wanted) == wanted:
+                branch[keyword] = value
         elif path[0] == "items" and "items" in branch:
             _set(branch["items"], path[1:], keyword, value)
         elif path[0] in branch.get("properties", {}):
             _set(branch["properties"][path[0]], path[1:], keyword, value)
 
 
-def add_setting_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """State in the schema the limits this server's settings enforce."""
+def _models(schema: dict[str, Any], model: str) -> list[dict[str, Any]]:
+    """The schemas of a model: its component, and request bodies declared inline with it."""
     models = schema.get("components", {}).get("schemas", {})
     inline = [
         body["content"]["application/json"]["schema"]
@@ -139,10 +151,14 @@ def add_setting_limits(schema: dict[str, Any], settings: Settings) -> dict[str, 
         for body in [operation.get("requestBody", {})]
         if "schema" in body.get("content", {}).get("application/json", {})
     ]
+    found = [models[model]] if model in models else []
+    return found + [s for s in inline if s.get("title") == model]
+
+
+def add_setting_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """State in the schema the limits this server's settings enforce."""
     for model, prop, keyword, setting in SETTING_LIMITS:
-        targets = [models[model]] if model in models else []
-        targets += [s for s in inline if s.get("title") == model]
-        for target in targets:
+        for target in _models(schema, model):
             _set(target, prop.split("."), keyword, getattr(settings, setting))
     for path, name, keyword, setting in SETTING_PARAMETERS:
         for operation in schema.get("paths", {}).get(path, {}).values():
@@ -152,17 +168,70 @@ def add_setting_limits(schema: dict[str, Any], settings: Settings) -> dict[str, 
     return schema
 
 
+def translation_pairs(services: Services) -> list[tuple[str, str]] | None:
+    """The translator's (source, target) pairs, when known without loading it."""
+    translator = services.registry.translator
+    if translator.instance is not None:
+        return translator.instance.pairs()
+    if translator.name == DEFAULT_TRANSLATOR:
+        return BergamotTranslator.pairs(None)  # type: ignore[arg-type]  # a fixed list
+    return None
+
+
+def _language(code: str) -> dict[str, Any]:
+    """A language code as the translator reads it: any case, a 3-letter alias, a region."""
+    spellings = [code] + ([LANGUAGES[code].iso3] if code in LANGUAGES else [])
+    either = "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in s) for s in spellings)
+    return {"pattern": rf"^\s*({either})([-_][\s\S]*)?\s*$"}
+
+
+def add_model_facts(schema: dict[str, Any], services: Services) -> bool:
+    """State what the loaded models decide: the vector dimension, the encoder's name, the
+    translation pairs, whether rerank is offered. False while some are not known yet."""
+    if services.registry.reranker is None:
+        for model in ("SearchRequest", "AskRequest"):
+            for target in _models(schema, model):
+                _set(target, ["rerank"], "enum", [False])
+    pairs = translation_pairs(services)
+    if pairs is not None:
+        directions = [
+            {"properties": {"source": _language(s), "target": _language(t)}} for s, t in pairs
+        ]
+        for target in _models(schema, "TranslateRequest"):
+            target.setdefault("allOf", []).append({"anyOf": directions})
+    if not services.ready:
+        return False
+    encoder = services.encoder
+    for target in _models(schema, "SearchRequest"):
+        for keyword in ("minItems", "maxItems"):
+            _set(target, ["vector"], keyword, encoder.dimension)
+    for target in _models(schema, "OpenAIEmbeddingRequest"):
+        for keyword in ("minimum", "maximum"):
+            _set(target, ["dimensions"], keyword, encoder.dimension)
+    on_postgres = services.settings.database_url is not None
+    for target in _models(schema, "CreateCollection"):
+        _set(target, ["model"], "enum", [encoder.name])
+        target.update(index_rules(encoder.dimension, on_postgres))
+    return pairs is not None
+
+
 def install_openapi(app: FastAPI, settings: Settings, keys_configured: bool) -> None:
+    """The schema is built on first request and kept once every model fact in it is known."""
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            schema = add_parameter_shapes(add_setting_limits(schema, settings))
-            app.openapi_schema = add_security(schema, keys_configured)
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schema = add_parameter_shapes(add_setting_limits(schema, settings))
+        complete = add_model_facts(schema, app.state.services)
+        schema = add_security(schema, keys_configured)
+        if complete:
+            app.openapi_schema = schema
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

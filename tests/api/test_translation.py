@@ -92,9 +92,13 @@ def test_a_portuguese_query_searches_an_english_collection(module_client: TestCl
     assert r.json()["results"][0]["id"] == "rain"
 
 
-def test_an_unsupported_query_language_is_a_400(module_client: TestClient) -> None:
+def test_a_query_language_the_translator_cannot_turn_into_the_collections_is_a_409(
+    module_client: TestClient,
+) -> None:
     ingest(module_client, "xl2", [{"text": "hello"}])
     r = module_client.post(
         "/collections/xl2/search", json={"query": "hallo", "query_language": "de"}
     )
-    assert r.status_code == 400 and "de->en" in r.json()["error"]["message"]
+    assert r.status_code == 409
+    message = r.json()["error"]["message"]
+    assert "query_language" in message and "de->en" in message and "'xl2'" in message

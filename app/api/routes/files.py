@@ -48,7 +48,7 @@ def _report(outcome: FileOutcome) -> FileReport:
 )
 def upload_files(
     name: str,
-    files: Annotated[list[UploadFile], File(description="One or more files.")],
+    files: Annotated[list[UploadFile], File(min_length=1, description="One or more files.")],
     services: ServicesDep,
     text_column: Annotated[
         str | None, Form(description="CSV column holding the text (default: text).")

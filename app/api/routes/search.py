@@ -1,13 +1,14 @@
 """Semantic search over a collection: POST for every option and batches, GET for curl."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ServicesDep
+from app.api.deps import ServicesDep, services_of
+from app.api.direct_route import DirectRoute
 from app.api.errors import describe_validation_errors
 from app.api.responses import BAD_INPUT, CONFLICT, NOT_FOUND, json_body, json_response
 from app.api.schemas.search import (
@@ -63,18 +64,23 @@ def parse_search(raw: bytes) -> SearchRequest:
         raise BadInput(describe_validation_errors(list(exc.errors()))) from exc
 
 
-@router.post(
+async def search(name: str, request: Request) -> Response:
+    """The most frequent request: its JSON body is read and validated in one pass, and the
+    search and its reply's JSON are built on one worker thread."""
+    body = parse_search(await request.body())
+    return await run_in_threadpool(search_reply, services_of(request), name, body)
+
+
+router.add_api_route(
     "",
+    search,
+    methods=["POST"],
+    route_class_override=DirectRoute,
     response_model=SearchResponse,
     responses={**BAD_INPUT, **NOT_FOUND, **CONFLICT},
     summary="Search with a query, a batch of queries or a vector",
     openapi_extra={**needs("read"), **json_body(SearchRequest)},
 )
-async def search(name: str, request: Request, services: ServicesDep) -> Response:
-    """The most frequent request: its JSON body is read and validated in one pass, and the
-    search and its reply's JSON are built on one worker thread."""
-    body = parse_search(await request.body())
-    return await run_in_threadpool(search_reply, services, name, body)
 
 
 @router.get(
@@ -92,15 +98,33 @@ def search_get(
     filter: Annotated[str | None, Query(description="Metadata filter as JSON.")] = None,
     min_score: Annotated[float | None, Query(ge=-1, le=1, description="Drop hits below.")] = None,
     query_language: Annotated[
-        str | None, Query(description="Language of q; translated when not the collection's.")
+        str | None,
+        Query(
+            pattern=r"^[a-z]{2,3}$",
+            description="Language of q; translated when not the collection's.",
+        ),
     ] = None,
-    mode: Annotated[str, Query(description="dense, lexical or hybrid.")] = "dense",
+    mode: Annotated[
+        Literal["dense", "lexical", "hybrid"], Query(description="dense, lexical or hybrid.")
+    ] = "dense",
     offset: Annotated[int, Query(ge=0, le=10_000, description="Skip this many documents.")] = 0,
-    fusion: Annotated[str, Query(description="Hybrid fusion: convex or rrf.")] = "convex",
+    fusion: Annotated[
+        Literal["convex", "rrf"], Query(description="Hybrid fusion: convex or rrf.")
+    ] = "convex",
     alpha: Annotated[
-        float | None, Query(ge=0, le=1, description="Dense weight of a convex hybrid fusion.")
+        float | None,
+        Query(
+            ge=0,
+            le=1,
+            description="Dense weight of a convex hybrid fusion; ignored by other modes "
+            "and fusions.",
+        ),
     ] = None,
 ) -> Response:
+    # Query parameters cannot state a rule between them, so alpha is dropped where it has
+    # no meaning; the POST body states and enforces the rule.
+    if mode != "hybrid" or fusion != "convex":
+        alpha = None
     try:
         parsed = json.loads(filter) if filter is not None else None
     except json.JSONDecodeError as exc:

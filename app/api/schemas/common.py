@@ -19,8 +19,15 @@ MAX_ID_CHARS = 256
 NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
 """A text that is not empty or only whitespace."""
 NonBlankText = Annotated[str, Field(json_schema_extra=NON_BLANK)]
-NONZERO: dict[str, Any] = {"contains": {"not": {"const": 0}}}
-"""A vector with at least one element that is not zero."""
+VECTOR_MAX = 1e15
+"""Largest magnitude of a query vector's element: its norm stays finite in float32."""
+VECTOR_MIN = 1e-15
+"""A query vector needs one element at least this large in magnitude: a nonzero norm."""
+VECTOR_ITEMS: dict[str, Any] = {
+    "items": {"type": "number", "minimum": -VECTOR_MAX, "maximum": VECTOR_MAX},
+    "contains": {"anyOf": [{"minimum": VECTOR_MIN}, {"maximum": -VECTOR_MIN}]},
+}
+"""A query vector: every element within +-VECTOR_MAX, one at least VECTOR_MIN in magnitude."""
 
 _SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
 _SCALARS: dict[str, Any] = {"type": "array", "items": _SCALAR}
@@ -73,6 +80,17 @@ def exactly_one_of(*fields: str) -> dict[str, Any]:
 def check_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+def check_vector(value: list[float] | None) -> list[float] | None:
+    """The checks VECTOR_ITEMS states."""
+    if value is None:
+        return None
+    if any(not -VECTOR_MAX <= x <= VECTOR_MAX for x in value):
+        raise ValueError(f"each value must be between -{VECTOR_MAX:g} and {VECTOR_MAX:g}")
+    if all(abs(x) < VECTOR_MIN for x in value):
+        raise ValueError(f"needs a value of magnitude {VECTOR_MIN:g} or more (not all zeros)")
     return value
 
 

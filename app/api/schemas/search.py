@@ -6,20 +6,44 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.api.schemas.common import (
     NON_BLANK,
-    NONZERO,
+    VECTOR_ITEMS,
     NonBlankText,
     StrictModel,
     check_text,
     check_text_list,
+    check_vector,
     exactly_one_of,
     filter_schema,
 )
 from app.store.ranking import DEFAULT_ALPHA
 
+# The rules between fields, in JSON Schema: alpha weighs a convex hybrid fusion only; a vector
+# is searched densely and cannot be reranked (the cross-encoder reads query text).
+FIELD_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "anyOf": [
+                {"properties": {"alpha": {"type": "null"}}},
+                {
+                    "required": ["mode"],
+                    "properties": {"mode": {"const": "hybrid"}, "fusion": {"const": "convex"}},
+                },
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"vector": {"type": "null"}}},
+                {"properties": {"mode": {"const": "dense"}, "rerank": {"const": False}}},
+            ]
+        },
+    ]
+}
+
 
 class SearchRequest(StrictModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra=exactly_one_of("query", "queries", "vector")
+        extra="forbid",
+        json_schema_extra={**exactly_one_of("query", "queries", "vector"), **FIELD_RULES},
     )
 
     query: str | None = Field(
@@ -33,8 +57,9 @@ class SearchRequest(StrictModel):
     vector: list[float] | None = Field(
         None,
         min_length=1,
-        description="A query vector of the collection's dimension.",
-        json_schema_extra=NONZERO,
+        description="A query vector of the collection's dimension (dense mode only), "
+        "not all zeros.",
+        json_schema_extra=VECTOR_ITEMS,
     )
     k: int = Field(
         10, ge=1, description="Number of documents per query (1 to the limit, default 1000)."
@@ -68,7 +93,8 @@ class SearchRequest(StrictModel):
         ge=0,
         le=1,
         description=f"Weight of the dense ranking in a convex hybrid fusion (default "
-        f"{DEFAULT_ALPHA}); 1 ranks by dense scores, 0 by lexical ones. Hybrid mode only.",
+        f"{DEFAULT_ALPHA}); 1 ranks by dense scores, 0 by lexical ones. Only with mode hybrid "
+        "and fusion convex.",
     )
     offset: int = Field(0, ge=0, le=10_000, description="Skip this many ranked documents.")
     highlights: bool = Field(
@@ -86,6 +112,7 @@ class SearchRequest(StrictModel):
         return None if value is None else check_text(value)
 
     _queries = field_validator("queries")(check_text_list)
+    _vector = field_validator("vector")(check_vector)
 
     @model_validator(mode="after")
     def _one_query(self) -> "SearchRequest":
