@@ -43,13 +43,14 @@ class Settings(BaseSettings):
         "batching this applies to the pieces of large requests while no query waits.",
     )
     encoder_query_threads: int = Field(
-        0,
+        1,
         ge=0,
         le=1024,
-        description="torch threads of the encoder calls that requests wait on (queries, small "
+        description="CPU threads of the encoder calls that requests wait on (queries, small "
         "ingests, /embed) when request batching is on; 0 means one per core. 1 keeps query "
-        "latency steady on a machine whose cores other work also uses: a call spread over "
-        "several threads stalls whenever another thread holds one of its cores.",
+        "latency low and steady: a call spread over several threads pays for waking them at "
+        "each of the model's many small operations, and stalls whenever another thread holds "
+        "one of its cores; the other cores stay free for HTTP and search.",
     )
     encode_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encoder call.")
     encode_batching: bool = Field(

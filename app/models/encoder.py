@@ -12,7 +12,7 @@ import numpy as np
 from app.config import DEFAULT_ENCODER, EncoderBackend, Settings
 
 if TYPE_CHECKING:
-    from app.models.encoder_onnx import OnnxSession, Progress
+    from app.models.encoder_onnx import OnnxSession, Progress, SessionsByThreads
     from app.models.encoder_tokenizer import JsonTokenizer
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class Encoder:
         self.name = name
         self.batch_size = batch_size
         self._onnx: OnnxSession | None = None
+        self._onnx_sessions: SessionsByThreads | None = None
         self._light: JsonTokenizer | None = None
         path = resolve_encoder_path(name)
         cache = cache_dir or Settings().model_cache_dir
@@ -124,10 +125,10 @@ class Encoder:
         if backend == "auto":
             backend = self._start_auto(cache, path, threads, progress)
         elif backend != "torch":
-            from app.models.encoder_onnx import load_session, prepare_onnx, save_tokenizer_beside
+            from app.models.encoder_onnx import prepare_onnx, save_tokenizer_beside
 
             folder = prepare_onnx(self._model, cache, name, path, backend, progress)
-            self._onnx = load_session(folder, threads)
+            self._use_onnx(folder, threads)
             save_tokenizer_beside(self._model, folder)
             log.info("encoder %s runs on ONNX Runtime from %s", name, folder)
         self.backend = backend
@@ -144,7 +145,7 @@ class Encoder:
     def _start_light(self, cache: Path, path: str, backend: str, threads: int) -> bool:
         """Load from the ONNX cache alone (ONNX Runtime and the tokenizers library, no torch)
         where it holds what `backend` runs; False where the torch model must load first."""
-        from app.models.encoder_onnx import cached_choice, load_session
+        from app.models.encoder_onnx import cached_choice
         from app.models.encoder_tokenizer import JsonTokenizer
 
         try:
@@ -156,7 +157,7 @@ class Encoder:
         if choice is None or tokenizer is None:
             return False
         self.backend, folder = choice
-        self._onnx = load_session(folder, threads)
+        self._use_onnx(folder, threads)
         self._light = self.tokenizer = tokenizer
         self.dimension = int(tokenizer.info["dimension"])
         self.max_seq_length = tokenizer.max_length
@@ -167,10 +168,10 @@ class Encoder:
     def _start_auto(self, cache: Path, path: str, threads: int, progress: "Progress | None") -> str:
         """ONNX Runtime as encoder_onnx.choose_auto picks it; torch where that fails."""
         try:
-            from app.models.encoder_onnx import choose_auto, load_session, save_tokenizer_beside
+            from app.models.encoder_onnx import choose_auto, save_tokenizer_beside
 
             backend, folder = choose_auto(self._model, cache, self.name, path, progress)
-            self._onnx = load_session(folder, threads)
+            self._use_onnx(folder, threads)
             save_tokenizer_beside(self._model, folder)
         except Exception as exc:
             log.warning(
@@ -179,7 +180,7 @@ class Encoder:
                 type(exc).__name__,
                 exc,
             )
-            self._onnx = None
+            self._onnx = self._onnx_sessions = None
             return "torch"
         log.info("encoder %s runs on ONNX Runtime (%s) from %s", self.name, backend, folder)
         return backend
@@ -238,11 +239,18 @@ class Encoder:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
 
+    def _use_onnx(self, folder: Path, threads: int) -> None:
+        from app.models.encoder_onnx import SessionsByThreads
+
+        self._onnx_sessions = SessionsByThreads(folder)
+        self._onnx = self._onnx_sessions.get(threads)
+
     def use_threads(self, threads: int) -> None:
-        """How many CPU threads the next torch calls use (0: torch's default, one per core).
-        Process-wide: torch has one pool of intra-op threads for every model. ONNX Runtime
-        keeps the count its session was made with."""
-        if self._onnx is not None:
+        """How many CPU threads the next calls use (0: one per core). For torch this is
+        process-wide: torch has one pool of intra-op threads for every model. ONNX Runtime fixes
+        a session's threads when it is made, so each count gets a session of its own."""
+        if self._onnx_sessions is not None:
+            self._onnx = self._onnx_sessions.get(threads)
             return
         import torch
 

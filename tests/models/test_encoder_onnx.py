@@ -112,6 +112,24 @@ def test_float32_onnx_agrees_with_torch(
     assert cosines(single, queries).min() >= 0.999
 
 
+def test_each_thread_count_runs_its_own_session_with_the_same_vectors(
+    onnx_encoder: Encoder, torch_vectors: tuple[np.ndarray, np.ndarray]
+) -> None:
+    verses, _ = torch_vectors
+    try:
+        onnx_encoder.use_threads(1)
+        one = onnx_encoder.encode(VERSES)
+        session_one = onnx_encoder._onnx
+        onnx_encoder.use_threads(2)
+        two = onnx_encoder.encode(VERSES)
+        assert onnx_encoder._onnx is not session_one
+        onnx_encoder.use_threads(1)
+        assert onnx_encoder._onnx is session_one  # made once, kept
+    finally:
+        onnx_encoder.use_threads(0)
+    assert cosines(one, verses).min() >= 0.999 and cosines(two, one).min() >= 0.9999
+
+
 def test_int8_onnx_agrees_with_torch_to_099_on_verses(
     int8_encoder: Encoder, torch_vectors: tuple[np.ndarray, np.ndarray]
 ) -> None:
