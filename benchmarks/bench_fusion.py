@@ -5,8 +5,9 @@ Indexes each BEIR-layout set (Lee, wiki, bible) with the real encoder into an em
 collection, then prints nDCG@10, recall@10, recall@100 and MRR@10 of dense, lexical, hybrid
 (the default fusion) and hybrid with reciprocal rank fusion, through `Collection.search` as the
 service runs it. `--sweep` also fuses the dense and lexical candidates of each query (as a
-k=10 search gets them) under several normalisations and weights, and prints by how much
-hybrid beats the better single mode in the worst set.
+k=10 search gets them) under several normalisations and weights, prints by how much hybrid
+beats the better single mode in the worst set, and how each normalisation's best weight on all
+sets but one does on the set left out.
 
     .venv/bin/python benchmarks/bench_fusion.py
     .venv/bin/python benchmarks/bench_fusion.py --sweep --data-dir /tmp/fusion-eval
@@ -34,8 +35,8 @@ from app.store.ranking import (  # noqa: E402
     HYBRID_DEPTH,
     Normaliser,
     convex_fusion,
-    cosine_tmm,
-    over_max,
+    over_best,
+    over_runner_up,
     reciprocal_rank_fusion,
 )
 
@@ -51,16 +52,22 @@ def z_score(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean()) / std if std > 1e-12 else np.zeros_like(scores)
 
 
+def cosine_tmm(scores: np.ndarray) -> np.ndarray:
+    """Cosines from their theoretical minimum (-1) to the best of them (Bruch et al.'s TMM)."""
+    return (scores + 1.0) / (float(scores.max()) + 1.0)
+
+
 def min_max(scores: np.ndarray) -> np.ndarray:
     low, high = float(scores.min()), float(scores.max())
     return (scores - low) / (high - low) if high - low > 1e-12 else np.ones_like(scores)
 
 
 NORMALISERS: dict[str, tuple[Normaliser, Normaliser]] = {
+    "best/runner-up": (over_best, over_runner_up),  # the default
+    "best/best": (over_best, over_best),
+    "tmm": (cosine_tmm, over_best),
     "min-max": (min_max, min_max),
     "z-score": (z_score, z_score),
-    "tmm": (cosine_tmm, over_max),
-    "over-max": (over_max, over_max),
 }
 
 
@@ -150,18 +157,43 @@ def sweep(
     def margins(table: dict[str, dict[str, float]]) -> list[float]:
         return [table[n][m] - best_single[n][m] for n in candidates for m in GOALS]
 
-    header = " ".join(f"{n[:5]}:{m[:4]}{m[-2:]}" for n in candidates for m in GOALS)
+    names = list(candidates)
+    header = " ".join(f"{n[:5]}:{m[:4]}{m[-2:]}" for n in names for m in GOALS)
     print(f"\nhybrid minus the better single mode (k=10, {HYBRID_DEPTH} candidates each)")
     print(f"{'fusion':<22} {'worst':>7}  {header}")
     rrf = margins(scores(lambda d, lx: reciprocal_rank_fusion([d, lx])))
     print(f"{'rrf':<22} {min(rrf):>+7.3f}  " + " ".join(f"{v:>+11.3f}" for v in rrf))
+    found: dict[str, dict[float, list[float]]] = {}
     for label, normalisers in NORMALISERS.items():
+        found[label] = {}
         for alpha in ALPHAS:
             values = margins(
                 scores(lambda d, lx: convex_fusion(d, lx, alpha, normalisers))  # noqa: B023
             )
+            found[label][alpha] = values
             row = " ".join(f"{v:>+11.3f}" for v in values)
             print(f"{label + ' ' + str(alpha):<22} {min(values):>+7.3f}  {row}")
+    if len(names) > 1:
+        leave_one_set_out(names, found)
+
+
+def leave_one_set_out(names: list[str], found: dict[str, dict[float, list[float]]]) -> None:
+    """For each normaliser and each set: the alpha with the best worst margin on the other
+    sets, and its worst margin on the set left out."""
+    print("\nleave one set out: alpha chosen on the other sets -> worst margin on the one left out")
+    for label, by_alpha in found.items():
+        cells = []
+        for out, name in enumerate(names):
+            kept = [i for i, n in enumerate(names) if n != name]
+            alpha = max(by_alpha, key=lambda a: worst_of(by_alpha[a], kept))  # noqa: B023
+            cells.append(f"{name} {alpha}: {worst_of(by_alpha[alpha], [out]):+.3f}")
+        print(f"{label:<16} " + "   ".join(cells))
+
+
+def worst_of(values: list[float], sets: list[int]) -> float:
+    """The worst of a sweep row's margins over the given sets (their positions)."""
+    width = len(GOALS)
+    return min(values[i * width + j] for i in sets for j in range(width))
 
 
 if __name__ == "__main__":

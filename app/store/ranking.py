@@ -12,7 +12,7 @@ from app.store.interface import SEARCH_MODES, Hit
 FUSIONS = ("convex", "rrf")
 DEFAULT_FUSION = "convex"
 # The dense ranking's weight in a convex fusion, tuned on the eval sets (docs/performance.md).
-DEFAULT_ALPHA = 0.75
+DEFAULT_ALPHA = 0.7
 HYBRID_DEPTH = 100  # documents each ranking contributes to a hybrid fusion, at least
 RRF_K = 60  # the usual reciprocal rank fusion constant
 
@@ -113,31 +113,38 @@ def reciprocal_rank_fusion(rankings: list[list[Hit]], constant: int = RRF_K) -> 
     return [replace(first[doc_id], score=scores[doc_id]) for doc_id in order]
 
 
-def cosine_tmm(scores: np.ndarray) -> np.ndarray:
-    """Cosines mapped from their theoretical minimum (-1) and the best of them onto 0..1
-    (Bruch et al.'s TMM): the scale does not depend on how deep the ranking goes."""
-    return (scores + 1.0) / (float(scores.max()) + 1.0)
-
-
-def over_max(scores: np.ndarray) -> np.ndarray:
-    """Scores whose theoretical minimum is 0 (BM25) divided by the best of them."""
+def over_best(scores: np.ndarray) -> np.ndarray:
+    """Scores divided by the best of them, negatives as 0: a dense ranking's cosines on 0..1."""
     top = float(scores.max())
     return np.clip(scores, 0.0, None) / top if top > 1e-12 else np.ones_like(scores)
+
+
+def over_runner_up(scores: np.ndarray) -> np.ndarray:
+    """Scores divided by the second best, capped at 1: a lexical ranking's BM25 on 0..1.
+
+    BM25 sums over the query's words, so a document that quotes a long query word for word
+    scores far above the rest; dividing by that one outlier would flatten every other lexical
+    score towards 0 and leave the order below it to the dense ranking alone."""
+    second = float(np.partition(scores, -2)[-2]) if len(scores) > 1 else 0.0
+    if second <= 1e-12:
+        return over_best(scores)
+    return np.minimum(np.clip(scores, 0.0, None) / second, 1.0)
 
 
 def convex_fusion(
     dense: list[Hit],
     lexical: list[Hit],
     alpha: float,
-    normalisers: tuple[Normaliser, Normaliser] = (cosine_tmm, over_max),
+    normalisers: tuple[Normaliser, Normaliser] = (over_best, over_runner_up),
 ) -> list[Hit]:
     """Fuse by a convex combination of normalised scores (Bruch et al., ACM TOIS 2023):
     alpha * dense + (1 - alpha) * lexical, each ranking's scores normalised by its normaliser
-    (by default from the theoretical minimum to the best score); a document missing from a
-    ranking scores 0 in it."""
+    (by default dense over its best score, lexical over its second best); a document missing
+    from a ranking scores 0 in it. Ties keep the order of the ranking weighed more."""
     fused: dict[str, float] = {}
     first: dict[str, Hit] = {}
-    weighted = ((alpha, dense, normalisers[0]), (1.0 - alpha, lexical, normalisers[1]))
+    weighted = [(alpha, dense, normalisers[0]), (1.0 - alpha, lexical, normalisers[1])]
+    weighted.sort(key=lambda part: -part[0])  # stable: dense first at alpha 0.5
     for weight, ranking, normalise in weighted:
         if not ranking:
             continue

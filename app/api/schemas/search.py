@@ -84,8 +84,9 @@ class SearchRequest(StrictModel):
     )
     fusion: Literal["convex", "rrf"] = Field(
         "convex",
-        description="How hybrid fuses its two rankings. convex: each ranking's scores min-max "
-        "normalised over its candidates, then alpha * dense + (1 - alpha) * lexical; "
+        description="How hybrid fuses its two rankings. convex: dense scores divided by the best, "
+        "lexical ones by the second best (capped at 1), then alpha * dense + (1 - alpha) * "
+        "lexical; "
         "rrf: reciprocal rank fusion, the sum of 1 / (60 + rank).",
     )
     alpha: float | None = Field(
