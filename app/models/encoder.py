@@ -3,6 +3,8 @@ Runtime where its export agrees with torch (see app/models/encoder_onnx.py), els
 
 import functools
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -12,7 +14,7 @@ import numpy as np
 from app.config import DEFAULT_ENCODER, EncoderBackend, Settings
 
 if TYPE_CHECKING:
-    from app.models.encoder_onnx import OnnxSession, Progress, SessionsByThreads
+    from app.models.encoder_onnx import OnnxSession, Progress
     from app.models.encoder_tokenizer import JsonTokenizer
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,9 @@ class Encoder:
         self.name = name
         self.batch_size = batch_size
         self._onnx: OnnxSession | None = None
-        self._onnx_sessions: SessionsByThreads | None = None
+        self._onnx_workers = 1
+        self._onnx_pool: ThreadPoolExecutor | None = None
+        self._onnx_pool_size = 0
         self._light: JsonTokenizer | None = None
         path = resolve_encoder_path(name)
         cache = cache_dir or Settings().model_cache_dir
@@ -180,7 +184,7 @@ class Encoder:
                 type(exc).__name__,
                 exc,
             )
-            self._onnx = self._onnx_sessions = None
+            self._onnx = None
             return "torch"
         log.info("encoder %s runs on ONNX Runtime (%s) from %s", self.name, backend, folder)
         return backend
@@ -221,36 +225,64 @@ class Encoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode_onnx(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Longest texts first, as sentence-transformers does, so a batch pads little."""
-        from app.models.encoder_onnx import model_features
-
+        """Longest texts first, as sentence-transformers does, so a batch pads little; with
+        several workers the batches are cut so that each worker gets one."""
         assert self._onnx is not None
+        session = self._onnx
         order = np.argsort([-len(t) for t in texts], kind="stable")
+        workers = self._onnx_workers
+        if workers > 1:
+            batch_size = max(1, min(batch_size, -(-len(texts) // workers)))
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
+
+        def encode_batch(start: int) -> None:
             rows = order[start : start + batch_size]
-            batch = [texts[i] for i in rows]
-            if self._light is not None:
-                feed = self._light.features(batch)
-            else:
-                features = model_features(self._model, batch)
-                feed = {n: features[n].numpy() for n in self._onnx.input_names}
-            vectors[rows] = self._onnx.run(feed)
+            vectors[rows] = session.run(self._features([texts[i] for i in rows]))
+
+        starts = range(0, len(texts), batch_size)
+        if workers > 1 and len(starts) > 1:
+            list(self._pool(workers).map(encode_batch, starts))
+        else:
+            for start in starts:
+                encode_batch(start)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
 
-    def _use_onnx(self, folder: Path, threads: int) -> None:
-        from app.models.encoder_onnx import SessionsByThreads
+    def _pool(self, workers: int) -> ThreadPoolExecutor:
+        """Threads for the batches of a call, grown to the most workers asked for."""
+        if self._onnx_pool is None or self._onnx_pool_size < workers:
+            if self._onnx_pool is not None:
+                self._onnx_pool.shutdown(wait=False)
+            self._onnx_pool = ThreadPoolExecutor(workers, thread_name_prefix="onnx")
+            self._onnx_pool_size = workers
+        return self._onnx_pool
 
-        self._onnx_sessions = SessionsByThreads(folder)
-        self._onnx = self._onnx_sessions.get(threads)
+    def _features(self, batch: list[str]) -> dict[str, np.ndarray]:
+        """The session's inputs for a batch of texts."""
+        from app.models.encoder_onnx import model_features
+
+        assert self._onnx is not None
+        if self._light is not None:
+            return self._light.features(batch)
+        features = model_features(self._model, batch)
+        return {n: features[n].numpy() for n in self._onnx.input_names}
+
+    def _use_onnx(self, folder: Path, threads: int) -> None:
+        """One single-threaded session; a call with `threads` above 1 runs that many of its
+        batches at once (ONNX Runtime's sessions take concurrent calls). Each batch on a thread
+        of its own needs no meeting of threads at every operation, which a session spread over
+        several threads does (and, as its threads sleep when idle, pays for waking them)."""
+        from app.models.encoder_onnx import load_session
+
+        self._onnx = load_session(folder, 1)
+        self.use_threads(threads)
 
     def use_threads(self, threads: int) -> None:
         """How many CPU threads the next calls use (0: one per core). For torch this is
-        process-wide: torch has one pool of intra-op threads for every model. ONNX Runtime fixes
-        a session's threads when it is made, so each count gets a session of its own."""
-        if self._onnx_sessions is not None:
-            self._onnx = self._onnx_sessions.get(threads)
+        process-wide: torch has one pool of intra-op threads for every model. For ONNX Runtime
+        it is how many batches of a call run at once, each on one thread."""
+        if self._onnx is not None:
+            self._onnx_workers = threads or len(os.sched_getaffinity(0))
             return
         import torch
 

@@ -384,19 +384,6 @@ def load_session(folder: Path, threads: int = 0) -> OnnxSession:
     return OnnxSession(session)
 
 
-class SessionsByThreads:
-    """The sessions of one model folder, one per intra-op thread count, each made on first use."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._sessions: dict[int, OnnxSession] = {}
-
-    def get(self, threads: int) -> OnnxSession:
-        if threads not in self._sessions:
-            self._sessions[threads] = load_session(self.folder, threads)
-        return self._sessions[threads]
-
-
 def prepare_onnx(
     model: Any,
     cache_dir: Path,
