@@ -43,14 +43,15 @@ class Settings(BaseSettings):
         "batching this applies to the pieces of large requests while no query waits.",
     )
     encoder_query_threads: int = Field(
-        1,
+        0,
         ge=0,
         le=1024,
         description="CPU threads of the encoder calls that requests wait on (queries, small "
-        "ingests, /embed) when request batching is on; 0 means one per core. 1 keeps query "
-        "latency low and steady: a call spread over several threads pays for waking them at "
-        "each of the model's many small operations, and stalls whenever another thread holds "
-        "one of its cores; the other cores stay free for HTTP and search.",
+        "ingests, /embed) when request batching is on; 0 means one per core. On ONNX Runtime "
+        "a lone query runs on one thread whatever this says, and a batch of queries is cut into "
+        "this many parts run at once. On torch, 1 keeps query latency steady on a machine whose "
+        "cores other work also uses: a call spread over several threads stalls whenever another "
+        "thread holds one of its cores.",
     )
     encode_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encoder call.")
     encode_batching: bool = Field(
