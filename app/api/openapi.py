@@ -174,7 +174,7 @@ def translation_pairs(services: Services) -> list[tuple[str, str]] | None:
     if translator.instance is not None:
         return translator.instance.pairs()
     if translator.name == DEFAULT_TRANSLATOR:
-        return BergamotTranslator.pairs(None)  # type: ignore[arg-type]  # a fixed list
+        return list(BergamotTranslator.PAIRS)
     return None
 
 

