@@ -53,7 +53,13 @@ class Settings(BaseSettings):
         "cores other work also uses: a call spread over several threads stalls whenever another "
         "thread holds one of its cores.",
     )
-    encode_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encoder call.")
+    encode_batch_size: int = Field(
+        16,
+        ge=1,
+        le=4096,
+        description="Texts per encoder call. Small batches encode faster on a CPU: their "
+        "activations stay in cache and they pad less.",
+    )
     encode_batching: bool = Field(
         True,
         description="Gather concurrent encode calls (queries, small ingests) into one encoder "

@@ -98,7 +98,7 @@ class Encoder:
         self,
         name: str,
         device: str = "cpu",
-        batch_size: int = 64,
+        batch_size: int = 16,
         backend: str = "torch",
         cache_dir: Path | None = None,
         threads: int = 0,

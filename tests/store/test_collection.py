@@ -63,6 +63,25 @@ def test_replacing_a_source_deletes_its_documents_this_write_does_not_hold(
     assert c.counts() == {"documents": 2, "chunks": 2, "vectors": 2}
 
 
+def test_a_large_upsert_is_written_whole_with_ids_in_request_order(
+    store_backend: Backend,
+) -> None:
+    c = store_backend.create()
+    docs = [
+        NewDocument(f"{TEXTS[i % 5]} Note {i}.", None if i % 4 == 0 else f"n{149 - i:03d}")
+        for i in range(150)
+    ]
+    docs.append(NewDocument("Quantum computers use qubits.", "n100"))  # given twice
+    ids = c.upsert(docs)
+    assert len(ids) == 151
+    assert all(ids[i] == d.id for i, d in enumerate(docs) if d.id is not None)
+    assert len(set(ids)) == 150
+    assert c.get("n100").text == "Quantum computers use qubits."  # type: ignore[union-attr]
+    assert all(c.get(ids[i]) is not None for i in range(0, 150, 4))
+    assert c.counts() == {"documents": 150, "chunks": 150, "vectors": 150}
+    assert top_id(c, "qubits") == "n100"
+
+
 def test_a_long_document_is_one_hit_with_its_best_chunk(store_backend: Backend) -> None:
     c = store_backend.create()
     long_text = " ".join(["Bread is baked from flour, water and yeast."] * 60)

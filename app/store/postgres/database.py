@@ -12,7 +12,7 @@ from pgvector.psycopg import register_vector
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from app.errors import DatabaseUnavailable, NotFound
+from app.errors import BadInput, DatabaseUnavailable, NotFound
 from app.store.postgres.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,9 @@ class Database:
             ) from exc
         except pg_errors.UndefinedTable as exc:
             raise NotFound("collection: it was deleted meanwhile") from exc
+        except psycopg.DataError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BadInput(f"database: refused a value of the request ({reason[:200]})") from exc
         except psycopg.OperationalError as exc:
             took = time.monotonic() - start
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

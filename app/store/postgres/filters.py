@@ -7,9 +7,28 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from app.errors import BadInput
 from app.store.filters import COMPARISONS, compile_filter
 
 Condition = tuple[sql.Composable, list[Any]]
+
+
+def refuse_nul(field: str, value: Any) -> None:
+    """PostgreSQL's text and JSONB cannot hold the NUL character: a string holding one, in
+    value or anywhere inside it, is refused with BadInput naming where it is."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadInput(
+                f"{field}: holds the NUL character (\\u0000), which PostgreSQL cannot store; "
+                "the embedded backend can"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(f"{field}.{key}", key)
+            refuse_nul(f"{field}.{key}", item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            refuse_nul(f"{field}.{i}", item)
 
 
 def pg_filter(filter_: dict[str, Any] | None, column: str = "metadata") -> Condition:
@@ -17,6 +36,7 @@ def pg_filter(filter_: dict[str, Any] | None, column: str = "metadata") -> Condi
     if not filter_:
         return sql.SQL("true"), []
     compile_filter(filter_)  # the one validation, with the same messages on every backend
+    refuse_nul("filter", filter_)
     meta = sql.Identifier(column)
     parts: list[sql.Composable] = []
     params: list[Any] = []

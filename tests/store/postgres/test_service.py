@@ -72,6 +72,33 @@ def test_options_of_the_embedded_backend_get_a_400_naming_them(pg_client: TestCl
     assert pg_client.get("/collections/bad").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"documents": [{"text": "ok"}, {"text": "a\u0000b"}]}, "documents.1.text"),
+        ({"documents": [{"id": "x\u0000", "text": "ok"}]}, "documents.0.id"),
+        (
+            {"documents": [{"text": "ok", "metadata": {"k": ["v", "\u0000"]}}]},
+            "documents.0.metadata.k.1",
+        ),
+        ({"documents": [{"text": "ok"}], "replace_source": "f\u0000"}, "replace_source"),
+    ],
+)
+def test_the_nul_character_gets_a_400_naming_where_it_is(
+    pg_client: TestClient, body: dict[str, object], field: str
+) -> None:
+    pg_client.post("/collections/nul/documents", json={"documents": [{"id": "kept", "text": "ok"}]})
+    r = pg_client.post("/collections/nul/documents", json=body)
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert message.startswith(f"{field}: ") and "NUL" in message and "PostgreSQL" in message
+    r = pg_client.post("/collections/nul/search", json={"query": "ok", "filter": {"k": "\u0000"}})
+    assert r.status_code == 400 and r.json()["error"]["message"].startswith("filter.k: ")
+    r = pg_client.patch("/collections/nul/documents/kept", json={"metadata": {"k": "\u0000"}})
+    assert r.status_code == 400 and r.json()["error"]["message"].startswith("metadata.k: ")
+    assert pg_client.get("/collections/nul").json()["documents"] == 1
+
+
 def test_an_unreachable_database_answers_503_and_ready_says_why(
     tmp_path: Path, encoder: Encoder
 ) -> None:
