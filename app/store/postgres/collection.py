@@ -4,18 +4,14 @@ one transaction per batch and searched with pgvector and full text, filters insi
 import logging
 import re
 import threading
-import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from psycopg_pool import PoolTimeout
 
-from app.errors import BadInput, DatabaseUnavailable
+from app.errors import BadInput
 from app.models.encoder import Encoder
 from app.store import encoding
 from app.store.filters import merge_metadata
@@ -41,7 +37,6 @@ MAX_QUERY_TERMS = 64
 TEXT_SEARCH_CONFIG = "simple"  # no stemming or stop words, as the embedded backend's FTS5
 BUILD_LOCK_BASE = 0x73656D730000  # + collection id: one index build per collection at a time
 MAX_SCAN_TUPLES = "100000"  # rows an iterative index scan visits before the exact fallback
-WRITE_PIECE_DOCUMENTS = 64  # an upsert's documents embedded, then written, at a time
 
 
 def text_query(text: str) -> str | None:
@@ -160,63 +155,13 @@ class PgCollection:
         overlap: int = 32,
         replace_source: str | None = None,
     ) -> list[str]:
-        """Embed and write documents in one transaction. A batch larger than a piece is
-        embedded a piece at a time, each piece written while the next one is embedded, so the
-        database's work (its vector index, full text) overlaps the encoder's."""
         encoding.require_encoder(self.config, self.encoder)
         for i, d in enumerate(documents):
             refuse_nul(f"documents.{i}", {"id": d.id, "text": d.text, "metadata": d.metadata})
         refuse_nul("replace_source", replace_source)
-        named = [NewDocument(d.text, d.id or uuid.uuid4().hex, d.metadata) for d in documents]
-        if len(named) <= WRITE_PIECE_DOCUMENTS:
-            self.store(self.prepare(named, chunk_tokens, overlap), replace_source)
-        else:
-            self._pipelined(named, chunk_tokens, overlap, replace_source)
-        return [str(d.id) for d in named]
-
-    def _pipelined(
-        self,
-        documents: list[NewDocument],
-        chunk_tokens: int,
-        overlap: int,
-        replace_source: str | None,
-    ) -> None:
-        """Pieces in id order (the lock order of every writer; of an id given twice, the
-        later one still wins), each written on a second thread while the next one is
-        embedded; committed once all are written. A connection lost on the way: the
-        embedded rows are written again in one transaction, as `store` retries."""
-        ordered = sorted(documents, key=lambda d: str(d.id))
-        pieces = [
-            ordered[i : i + WRITE_PIECE_DOCUMENTS]
-            for i in range(0, len(ordered), WRITE_PIECE_DOCUMENTS)
-        ]
-        written: list[DocumentRow] = []
-        try:
-            # The writer stops (its last piece done) before the transaction ends.
-            with (
-                self.db.transaction() as conn,
-                ThreadPoolExecutor(1, thread_name_prefix="semsearch-pg-write") as writer,
-            ):
-                pending: Future[None] | None = None
-                for piece in pieces:
-                    rows = self.prepare(piece, chunk_tokens, overlap)
-                    if pending is not None:
-                        pending.result()
-                    written.extend(rows)
-                    pending = writer.submit(self._upsert, conn, rows)
-                if pending is not None:
-                    pending.result()
-                if replace_source:
-                    self._delete_stale(conn, {"source": replace_source}, [r.id for r in written])
-        except DatabaseUnavailable as exc:
-            cause = exc.__cause__
-            if len(written) < len(ordered) or isinstance(
-                cause, PoolTimeout | pg_errors.QueryCanceled
-            ):
-                raise
-            self.store(written, replace_source)
-            return
-        self._maybe_build()
+        rows = self.prepare(documents, chunk_tokens, overlap)
+        self.store(rows, replace_source)
+        return [r.id for r in rows]
 
     def prepare(
         self, documents: list[NewDocument], chunk_tokens: int = 0, overlap: int = 32
@@ -258,21 +203,16 @@ class PgCollection:
             )
             deleted += cur.rowcount
         if stale_filter:
-            deleted += self._delete_stale(conn, stale_filter, [r.id for r in rows])
+            where, params = pg_filter(stale_filter)
+            kept = [r.id for r in rows]
+            cur = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE {} AND NOT (id = ANY(%s))").format(self.docs, where),
+                [*params, kept],
+            )
+            deleted += cur.rowcount
         if rows:
             self._upsert(conn, rows)
         return deleted
-
-    def _delete_stale(
-        self, conn: psycopg.Connection, stale_filter: dict[str, Any], kept: list[str]
-    ) -> int:
-        """Delete the documents that match the filter, except those kept; how many."""
-        where, params = pg_filter(stale_filter)
-        cur = conn.execute(
-            sql.SQL("DELETE FROM {} WHERE {} AND NOT (id = ANY(%s))").format(self.docs, where),
-            [*params, kept],
-        )
-        return cur.rowcount
 
     def _upsert(self, conn: psycopg.Connection, rows: list[DocumentRow]) -> None:
         latest = {r.id: r for r in rows}  # an id given twice: the last one wins
