@@ -212,14 +212,15 @@ class DatabaseStore:
     def _has_schema(self, url: str) -> bool:
         import psycopg
 
-        from app.store.postgres.database import one
+        from app.store.postgres.database import first_line, one
 
         try:
             with psycopg.connect(url, connect_timeout=5) as conn:
                 return one(conn, "SELECT to_regclass('semsearch_collections')") is not None
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CopyError(f"--from: {self.where} is unavailable ({reason[:200]})") from exc
+            raise CopyError(
+                f"--from: {self.where} is unavailable ({first_line(exc)[:200]})"
+            ) from exc
 
     def names(self) -> list[str]:
         return self.catalog.names()

@@ -55,6 +55,11 @@ def chunk_limits(encoder: Encoder, chunk_tokens: int, overlap: int) -> tuple[int
     return size, min(overlap, size // 2)
 
 
+def latest_by_id(rows: list[DocumentRow]) -> dict[str, DocumentRow]:
+    """The rows by id, one each: of an id given twice in a write, the later one wins."""
+    return {r.id: r for r in rows}
+
+
 def prepare_documents(
     encoder: Encoder, documents: list[NewDocument], chunk_tokens: int, overlap: int
 ) -> list[DocumentRow]:

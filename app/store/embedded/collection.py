@@ -219,13 +219,8 @@ class Collection:
     def store(self, rows: list[DocumentRow], replace_source: str | None = None) -> None:
         """Write prepared documents in one transaction, with `replace_source` as in `upsert`.
         Durable on return. Of an id given twice, the later one is written."""
-        latest: dict[str, DocumentRow] = {}
-        for row in rows:
-            latest.pop(row.id, None)
-            latest[row.id] = row
-        self._write(
-            list(latest.values()), [], {"source": replace_source} if replace_source else None
-        )
+        latest = list(encoding.latest_by_id(rows).values())
+        self._write(latest, [], {"source": replace_source} if replace_source else None)
 
     def delete(self, doc_ids: list[str]) -> int:
         """Delete documents by id; returns how many existed."""

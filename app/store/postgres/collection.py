@@ -155,9 +155,6 @@ class PgCollection:
         overlap: int = 32,
         replace_source: str | None = None,
     ) -> list[str]:
-        encoding.require_encoder(self.config, self.encoder)
-        for i, d in enumerate(documents):
-            refuse_nul(f"documents.{i}", {"id": d.id, "text": d.text, "metadata": d.metadata})
         refuse_nul("replace_source", replace_source)
         rows = self.prepare(documents, chunk_tokens, overlap)
         self.store(rows, replace_source)
@@ -167,6 +164,8 @@ class PgCollection:
         self, documents: list[NewDocument], chunk_tokens: int = 0, overlap: int = 32
     ) -> list[DocumentRow]:
         encoding.require_encoder(self.config, self.encoder)
+        for i, d in enumerate(documents):
+            refuse_nul(f"documents.{i}", {"id": d.id, "text": d.text, "metadata": d.metadata})
         return encoding.prepare_documents(self.encoder, documents, chunk_tokens, overlap)
 
     def store(self, rows: list[DocumentRow], replace_source: str | None = None) -> None:
@@ -215,7 +214,7 @@ class PgCollection:
         return deleted
 
     def _upsert(self, conn: psycopg.Connection, rows: list[DocumentRow]) -> None:
-        latest = {r.id: r for r in rows}  # an id given twice: the last one wins
+        latest = encoding.latest_by_id(rows)
         ordered = [latest[i] for i in sorted(latest)]  # one lock order for every writer
         nums: dict[str, int] = dict(
             conn.execute(

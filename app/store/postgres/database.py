@@ -154,15 +154,22 @@ class Database:
         except pg_errors.UndefinedTable as exc:
             raise NotFound("collection: it was deleted meanwhile") from exc
         except psycopg.DataError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadInput(f"database: refused a value of the request ({reason[:200]})") from exc
+            raise BadInput(
+                f"database: refused a value of the request ({first_line(exc)[:200]})"
+            ) from exc
         except psycopg.OperationalError as exc:
             took = time.monotonic() - start
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailable(
-                f"database: {self.where} is unavailable ({reason[:200]}; after {took:.1f} s)",
+                f"database: {self.where} is unavailable ({first_line(exc)[:200]}; "
+                f"after {took:.1f} s)",
                 retry_after_s=1,
             ) from exc
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of an error's message, or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def one(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
